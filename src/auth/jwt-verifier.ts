@@ -1,0 +1,79 @@
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
+import { jwtVerify } from 'jose';
+import { AppError } from '../common/app-error.js';
+
+export interface JwtSettings {
+  secret?: string;
+  publicKey?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export interface VerifiedToken {
+  userId: string;
+  /** Epoch milliseconds of `exp`. */
+  expiresAt: number;
+}
+
+/** Larger tokens are refused before any parsing: real ones are a few hundred bytes. */
+const MAX_TOKEN_LENGTH = 8192;
+const CLOCK_SKEW_SECONDS = 30;
+
+/**
+ * Verifies user tokens (CONTRACT §2): one configured algorithm only (HS256 with a secret, RS256 or
+ * ES256 with a public key; `none` and every other algorithm refused), `exp` required, 30 s of skew,
+ * `iss`/`aud` checked when configured, and `sub` a non-empty id of at most 128 characters.
+ */
+export class JwtVerifier {
+  private readonly key: KeyObject;
+  private readonly algorithms: string[];
+
+  constructor(private readonly settings: JwtSettings) {
+    if (settings.publicKey) {
+      this.key = createPublicKey(settings.publicKey);
+      const type = this.key.asymmetricKeyType;
+      if (type === 'rsa') this.algorithms = ['RS256'];
+      else if (type === 'ec') this.algorithms = ['ES256'];
+      else throw new Error(`JWT_PUBLIC_KEY: unsupported key type ${type}; use an RSA or P-256 EC key`);
+    } else if (settings.secret) {
+      this.key = createSecretKey(Buffer.from(settings.secret, 'utf8'));
+      this.algorithms = ['HS256'];
+    } else {
+      throw new Error('JWT_SECRET or JWT_PUBLIC_KEY must be set');
+    }
+  }
+
+  async verify(token: unknown): Promise<VerifiedToken> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+      throw unauthenticated();
+    }
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: this.algorithms,
+        clockTolerance: CLOCK_SKEW_SECONDS,
+        requiredClaims: ['exp', 'sub'],
+        issuer: this.settings.issuer,
+        audience: this.settings.audience,
+      });
+      const userId = payload.sub;
+      if (typeof userId !== 'string' || userId.length === 0 || userId.length > 128 || typeof payload.exp !== 'number') {
+        throw unauthenticated();
+      }
+      return { userId, expiresAt: payload.exp * 1000 };
+    } catch {
+      // Which check failed is not the caller's business (nor a forger's).
+      throw unauthenticated();
+    }
+  }
+}
+
+function unauthenticated(): AppError {
+  return new AppError('UNAUTHENTICATED', 'missing, invalid or expired token');
+}
+
+/** Reads a bearer token from an `Authorization` header value. */
+export function bearerToken(header: unknown): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}

@@ -1,0 +1,54 @@
+/** The stable error codes of the contract (CONTRACT §3); each transport maps them exactly once. */
+export const ERROR_CODES = [
+  'INVALID_ARGUMENT',
+  'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
+  'NOT_FOUND',
+  'RESOURCE_EXHAUSTED',
+  'UNAVAILABLE',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The one error type of the service: a stable code and a message safe to show the caller. */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'AppError';
+  }
+
+  static invalidArgument(message: string): AppError {
+    return new AppError('INVALID_ARGUMENT', message);
+  }
+  static permissionDenied(message = 'not a participant of this conversation'): AppError {
+    return new AppError('PERMISSION_DENIED', message);
+  }
+  static unavailable(message: string, cause?: unknown): AppError {
+    return new AppError('UNAVAILABLE', message, { cause });
+  }
+}
+
+/** Anything that is not an AppError is a bug or an outage; callers see INTERNAL or UNAVAILABLE only. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (isDependencyOutage(error)) return AppError.unavailable('a dependency could not answer; retry', error);
+  return new AppError('INTERNAL', 'internal error', { cause: error });
+}
+
+const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'P1001', 'P1002', 'P1017', 'P2024', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+
+function isDependencyOutage(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 6; depth++) {
+    const candidate = current as { code?: unknown; kind?: unknown; message?: unknown; cause?: unknown; originalCode?: unknown };
+    if (typeof candidate.code === 'string' && OUTAGE_CODES.has(candidate.code)) return true;
+    if (typeof candidate.originalCode === 'string' && OUTAGE_CODES.has(candidate.originalCode)) return true;
+    if (candidate.kind === 'DatabaseNotReachable' || candidate.kind === 'ConnectionClosed' || candidate.kind === 'SocketTimeout') return true;
+    if (typeof candidate.message === 'string' && /Connection terminated|connection timeout|ECONNREFUSED|Can't reach database/i.test(candidate.message)) return true;
+    current = candidate.cause;
+  }
+  return false;
+}

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalString = z.string().trim().min(1).optional();
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'must be host:port');
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL with scheme ${protocols.join(' or ')}`);
+
+/** The environment variables of CONTRACT §1, with their defaults. Unknown variables are ignored. */
+export const environmentSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: port.default(3000),
+  GRPC_PORT: port.default(50051),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  DATABASE_POOL_SIZE: positiveInt.max(200).default(10),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  SOCKET_ADAPTER: z.enum(['redis', 'redis-streams']).default('redis'),
+  CONNECTIONS_GRPC_URL: hostPort.optional(),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }).optional(),
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+  CONNECTIONS_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).default(30),
+  CONNECTIONS_NEGATIVE_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).default(5),
+  CONNECTIONS_TIMEOUT_MS: positiveInt.max(60_000).default(500),
+  TYPING_TIMEOUT_MS: positiveInt.max(600_000).default(6000),
+  MESSAGE_MAX_LENGTH: positiveInt.max(60_000).default(4000),
+  RATE_LIMIT_MESSAGES_PER_SECOND: positiveInt.default(10),
+  CORS_ORIGINS: z.string().optional(),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  MAX_SOCKETS_PER_USER: positiveInt.default(10),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DEMO_UI: z.enum(['true', 'false']).optional(),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;

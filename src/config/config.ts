@@ -1,0 +1,82 @@
+import { environmentSchema, type Environment } from './config.schema.js';
+
+/** Where a value came from matters for production: no development defaults may leak into it. */
+export type CorsPolicy = { kind: 'any' } | { kind: 'list'; origins: string[] };
+
+export interface AppConfig {
+  env: Environment['NODE_ENV'];
+  port: number;
+  grpcPort: number;
+  host: string;
+  databaseUrl?: string;
+  databasePoolSize: number;
+  redisUrl?: string;
+  socketAdapter: Environment['SOCKET_ADAPTER'];
+  connectionsGrpcUrl?: string;
+  jwt: { secret?: string; publicKey?: string; issuer?: string; audience?: string };
+  connectionsCacheTtlMs: number;
+  connectionsNegativeCacheTtlMs: number;
+  connectionsTimeoutMs: number;
+  typingTimeoutMs: number;
+  messageMaxLength: number;
+  rateLimitMessagesPerSecond: number;
+  cors: CorsPolicy;
+  dataDir: string;
+  maxSocketsPerUser: number;
+  logLevel: Environment['LOG_LEVEL'];
+  demoUi: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the environment once; every problem is reported with its variable name. */
+export function loadConfig(source: NodeJS.ProcessEnv): AppConfig {
+  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = environmentSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const env = parsed.data;
+  const production = env.NODE_ENV === 'production';
+  const problems: string[] = [];
+  if (env.JWT_SECRET && env.JWT_PUBLIC_KEY) problems.push('JWT_SECRET and JWT_PUBLIC_KEY: set only one of them');
+  if (production && !env.JWT_SECRET && !env.JWT_PUBLIC_KEY) {
+    problems.push('JWT_SECRET: required when NODE_ENV=production (or set JWT_PUBLIC_KEY)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    env: env.NODE_ENV,
+    port: env.PORT,
+    grpcPort: env.GRPC_PORT,
+    host: env.HOST,
+    databaseUrl: env.DATABASE_URL,
+    databasePoolSize: env.DATABASE_POOL_SIZE,
+    redisUrl: env.REDIS_URL,
+    socketAdapter: env.SOCKET_ADAPTER,
+    connectionsGrpcUrl: env.CONNECTIONS_GRPC_URL,
+    jwt: { secret: env.JWT_SECRET, publicKey: env.JWT_PUBLIC_KEY, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
+    connectionsCacheTtlMs: env.CONNECTIONS_CACHE_TTL_SECONDS * 1000,
+    connectionsNegativeCacheTtlMs: env.CONNECTIONS_NEGATIVE_CACHE_TTL_SECONDS * 1000,
+    connectionsTimeoutMs: env.CONNECTIONS_TIMEOUT_MS,
+    typingTimeoutMs: env.TYPING_TIMEOUT_MS,
+    messageMaxLength: env.MESSAGE_MAX_LENGTH,
+    rateLimitMessagesPerSecond: env.RATE_LIMIT_MESSAGES_PER_SECOND,
+    cors: corsPolicy(env.CORS_ORIGINS, production),
+    dataDir: env.DATA_DIR,
+    maxSocketsPerUser: env.MAX_SOCKETS_PER_USER,
+    logLevel: env.LOG_LEVEL,
+    demoUi: env.DEMO_UI ? env.DEMO_UI === 'true' : !production,
+  };
+}
+
+function corsPolicy(raw: string | undefined, production: boolean): CorsPolicy {
+  if (raw === undefined) return production ? { kind: 'list', origins: [] } : { kind: 'any' };
+  if (raw.trim() === '*') return { kind: 'any' };
+  return { kind: 'list', origins: raw.split(',').map((origin) => origin.trim()).filter(Boolean) };
+}

@@ -1,0 +1,112 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import CircuitBreaker from 'opossum';
+import { AppError } from '../common/app-error.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import type { ConnectionChecker } from '../conversations/connection-checker.port.js';
+import { orderedPair } from '../conversations/conversation-pair.js';
+import { MemoryTtlCache } from '../infrastructure/cache/ttl-cache.js';
+import { RedisTtlCache } from '../infrastructure/cache/redis-ttl-cache.js';
+import { BREAKER_STATE, Metrics } from '../infrastructure/observability/metrics.js';
+import { REDIS, type OptionalRedis } from '../infrastructure/redis/redis.module.js';
+import { ConnectionsGrpcClient } from './connections.grpc-client.js';
+
+export const CONNECTIONS_URL = Symbol('CONNECTIONS_URL');
+
+/**
+ * Asks the Connections service whether two users are connected, behind two cache tiers and a
+ * circuit breaker. Answers are cached per unordered pair with an absolute expiry, so the
+ * in-process tier never outlives the shared Redis entry it copied. Fails closed: no cached answer
+ * and no answer from the service is UNAVAILABLE, never a guess.
+ */
+@Injectable()
+export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
+  private readonly local = new MemoryTtlCache(200_000);
+  private readonly shared?: RedisTtlCache;
+  private readonly client: ConnectionsGrpcClient;
+  private readonly breaker: CircuitBreaker<[string, string], boolean>;
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CONNECTIONS_URL) url: string,
+    @Inject(REDIS) redis: OptionalRedis,
+    private readonly metrics: Metrics,
+  ) {
+    this.client = new ConnectionsGrpcClient(url);
+    if (redis) this.shared = new RedisTtlCache(redis, 'messaging:connected:');
+    this.breaker = new CircuitBreaker((a: string, b: string) => this.client.isConnected(a, b, config.connectionsTimeoutMs), {
+      // The gRPC deadline ends a slow call; this is only a backstop.
+      timeout: config.connectionsTimeoutMs + 250,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 3,
+      rollingCountTimeout: 10_000,
+      rollingCountBuckets: 10,
+      // Half-open after 5 s: one trial call, closed again on success (CONTRACT §5: recover within 15 s).
+      resetTimeout: 5_000,
+    });
+    metrics.breakerState.set(BREAKER_STATE.closed);
+    this.breaker.on('open', () => metrics.breakerState.set(BREAKER_STATE.open));
+    this.breaker.on('halfOpen', () => metrics.breakerState.set(BREAKER_STATE.halfOpen));
+    this.breaker.on('close', () => metrics.breakerState.set(BREAKER_STATE.closed));
+  }
+
+  async areConnected(userA: string, userB: string): Promise<boolean> {
+    const [a, b] = orderedPair(userA, userB);
+    const key = `${a}\u0000${b}`;
+    const local = this.local.getSync(key);
+    if (local !== undefined) {
+      this.metrics.connectionsCalls.inc({ result: 'cache_hit' });
+      return decode(local).connected;
+    }
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = this.lookup(key, a, b).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async lookup(key: string, a: string, b: string): Promise<boolean> {
+    const shared = await this.shared?.get(key).catch(() => undefined);
+    if (shared !== undefined) {
+      const entry = decode(shared);
+      this.local.setSync(key, shared, entry.expiresAt - Date.now());
+      this.metrics.connectionsCalls.inc({ result: 'cache_hit' });
+      return entry.connected;
+    }
+    let connected: boolean;
+    try {
+      connected = await this.breaker.fire(a, b);
+    } catch (error) {
+      const result = this.breaker.opened && (error as { code?: string }).code === 'EOPENBREAKER' ? 'breaker_open' : isTimeout(error) ? 'timeout' : 'error';
+      this.metrics.connectionsCalls.inc({ result });
+      throw AppError.unavailable('the Connections service could not answer; retry', error);
+    }
+    this.metrics.connectionsCalls.inc({ result: connected ? 'connected' : 'not_connected' });
+    const ttl = connected ? this.config.connectionsCacheTtlMs : this.config.connectionsNegativeCacheTtlMs;
+    const value = encode(connected, Date.now() + ttl);
+    this.local.setSync(key, value, ttl);
+    await this.shared?.set(key, value, ttl).catch(() => undefined);
+    return connected;
+  }
+
+  onModuleDestroy(): void {
+    this.breaker.shutdown();
+    this.client.close();
+  }
+}
+
+function encode(connected: boolean, expiresAt: number): string {
+  return `${connected ? 1 : 0}:${expiresAt}`;
+}
+
+function decode(value: string): { connected: boolean; expiresAt: number } {
+  const [flag, expiresAt] = value.split(':');
+  return { connected: flag === '1', expiresAt: Number(expiresAt) };
+}
+
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'ETIMEDOUT' || code === 4; // 4 = gRPC DEADLINE_EXCEEDED
+}

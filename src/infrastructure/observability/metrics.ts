@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Buckets that resolve single milliseconds, up to the contract's 500 ms delivery budget and beyond. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const;
+
+/** Every Prometheus series of the service (CONTRACT §6), on a registry of its own per app instance. */
+@Injectable()
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly connectedSockets = new Gauge({
+    name: 'messaging_connected_sockets',
+    help: 'Socket.IO sockets connected to this instance',
+    registers: [this.registry],
+  });
+  readonly messagesStored = new Counter({
+    name: 'messaging_messages_stored_total',
+    help: 'Messages durably stored (repeats of a clientMessageId not counted)',
+    registers: [this.registry],
+  });
+  readonly socketEvents = new Counter({
+    name: 'messaging_socket_events_total',
+    help: 'Client→server Socket.IO events handled, by event and outcome (ok or an error code)',
+    labelNames: ['event', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly grpcRequests = new Counter({
+    name: 'messaging_grpc_requests_total',
+    help: 'gRPC calls handled, by method and outcome (ok or an error code)',
+    labelNames: ['method', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly messageHandlingSeconds = new Histogram({
+    name: 'messaging_message_handling_seconds',
+    help: 'sendMessage handling time, from the event arriving to the acknowledgement',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly historyQuerySeconds = new Histogram({
+    name: 'messaging_history_query_seconds',
+    help: 'Message history page queries',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly connectionsCalls = new Counter({
+    name: 'messaging_connections_calls_total',
+    help: 'Connections service checks by result: connected, not_connected, cache_hit, error, timeout, breaker_open',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly breakerState = new Gauge({
+    name: 'messaging_connections_breaker_state',
+    help: 'Circuit breaker around the Connections service: 0 closed, 1 half-open, 2 open',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,134 @@
+import { Injectable } from '@nestjs/common';
+import { Prisma } from '../generated/prisma/client.js';
+import { PrismaService } from '../infrastructure/prisma/prisma.service.js';
+import { isUniqueViolation } from '../infrastructure/prisma/unique-violation.js';
+import { MESSAGE_COLUMNS, type MessageRow } from '../common/message-row.js';
+
+const columns = Prisma.raw(MESSAGE_COLUMNS.replace(/\bid\b/, 'id::text').replace('conversation_id', 'conversation_id::text'));
+
+export interface NewMessage {
+  id: string;
+  conversationId: string;
+  senderId: string;
+  recipientId: string;
+  text: string;
+  clientMessageId?: string;
+}
+
+export type InsertOutcome = { created: true; row: MessageRow } | { created: false; row: MessageRow };
+
+/** The newest message a receipt newly marked, or none when the mark had already passed. */
+export interface MarkOutcome {
+  targetFound: boolean;
+  newest?: { id: string; at: Date };
+}
+
+@Injectable()
+export class MessagesRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /**
+   * Stores a message with the conversation's next seq in one statement: the conversation row is
+   * locked while its counter moves, so seq is gap-free, and a failed insert (a repeated
+   * clientMessageId) rolls the counter back with it.
+   */
+  async insert(message: NewMessage): Promise<InsertOutcome> {
+    try {
+      const rows = await this.prisma.$queryRaw<Array<{ seq: number; created_at: Date }>>`
+        WITH c AS (
+          UPDATE conversation SET last_seq = last_seq + 1, updated_at = GREATEST(updated_at, clock_timestamp())
+          WHERE id = ${message.conversationId}::uuid
+          RETURNING last_seq, updated_at
+        )
+        INSERT INTO message (id, conversation_id, seq, sender_id, recipient_id, text, client_message_id, created_at)
+        SELECT ${message.id}::uuid, ${message.conversationId}::uuid, c.last_seq, ${message.senderId},
+               ${message.recipientId}, ${message.text}, ${message.clientMessageId ?? null}, c.updated_at
+        FROM c
+        RETURNING seq, created_at`;
+      const stored = rows[0];
+      if (!stored) throw new Error(`conversation ${message.conversationId} vanished while sending`);
+      return {
+        created: true,
+        row: {
+          id: message.id,
+          conversation_id: message.conversationId,
+          seq: stored.seq,
+          sender_id: message.senderId,
+          text: message.text,
+          client_message_id: message.clientMessageId ?? null,
+          created_at: stored.created_at,
+          delivered_at: null,
+          read_at: null,
+        },
+      };
+    } catch (error) {
+      if (!message.clientMessageId || !isUniqueViolation(error, 'message_sender_client_message_id_key')) throw error;
+      const original = await this.findByClientMessageId(message.senderId, message.clientMessageId);
+      if (!original) throw error;
+      return { created: false, row: original };
+    }
+  }
+
+  async findByClientMessageId(senderId: string, clientMessageId: string): Promise<MessageRow | undefined> {
+    const rows = await this.prisma.$queryRaw<MessageRow[]>`
+      SELECT ${columns} FROM message WHERE sender_id = ${senderId} AND client_message_id = ${clientMessageId}`;
+    return rows[0];
+  }
+
+  /** Newest first, strictly older than `beforeSeq`: a keyset walk down the (conversation_id, seq) index. */
+  async history(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<MessageRow[]> {
+    return this.prisma.$queryRaw<MessageRow[]>`
+      SELECT ${columns} FROM message
+      WHERE conversation_id = ${conversationId}::uuid AND seq < ${beforeSeq ?? 2_147_483_647}
+      ORDER BY seq DESC LIMIT ${limit}`;
+  }
+
+  /** Messages addressed to the user and not yet marked delivered, oldest first. */
+  async undelivered(recipientId: string, limit: number): Promise<MessageRow[]> {
+    return this.prisma.$queryRaw<MessageRow[]>`
+      SELECT ${columns} FROM message
+      WHERE recipient_id = ${recipientId} AND delivered_at IS NULL
+      ORDER BY created_at, conversation_id, seq LIMIT ${limit}`;
+  }
+
+  /** Marks the recipient's messages up to and including the target as delivered. */
+  async markDelivered(conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
+    const rows = await this.prisma.$queryRaw<Array<{ target_found: boolean; id: string | null; at: Date | null }>>`
+      WITH target AS (
+        SELECT seq FROM message WHERE id = ${targetMessageId}::uuid AND conversation_id = ${conversationId}::uuid
+      ), marked AS (
+        UPDATE message m SET delivered_at = clock_timestamp()
+        FROM target
+        WHERE m.conversation_id = ${conversationId}::uuid AND m.recipient_id = ${recipientId}
+          AND m.delivered_at IS NULL AND m.seq <= target.seq
+        RETURNING m.id, m.seq, m.delivered_at
+      )
+      SELECT EXISTS (SELECT 1 FROM target) AS target_found, newest.id::text, newest.delivered_at AS at
+      FROM (SELECT 1) AS one
+      LEFT JOIN LATERAL (SELECT id, delivered_at FROM marked ORDER BY seq DESC LIMIT 1) newest ON true`;
+    return toOutcome(rows[0]);
+  }
+
+  /** Marks the recipient's messages up to and including the target as read, and delivered if not yet. */
+  async markRead(conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
+    const rows = await this.prisma.$queryRaw<Array<{ target_found: boolean; id: string | null; at: Date | null }>>`
+      WITH target AS (
+        SELECT seq FROM message WHERE id = ${targetMessageId}::uuid AND conversation_id = ${conversationId}::uuid
+      ), marked AS (
+        UPDATE message m SET read_at = clock_timestamp(), delivered_at = COALESCE(m.delivered_at, clock_timestamp())
+        FROM target
+        WHERE m.conversation_id = ${conversationId}::uuid AND m.recipient_id = ${recipientId}
+          AND m.read_at IS NULL AND m.seq <= target.seq
+        RETURNING m.id, m.seq, m.read_at
+      )
+      SELECT EXISTS (SELECT 1 FROM target) AS target_found, newest.id::text, newest.read_at AS at
+      FROM (SELECT 1) AS one
+      LEFT JOIN LATERAL (SELECT id, read_at FROM marked ORDER BY seq DESC LIMIT 1) newest ON true`;
+    return toOutcome(rows[0]);
+  }
+}
+
+function toOutcome(row: { target_found: boolean; id: string | null; at: Date | null } | undefined): MarkOutcome {
+  if (!row?.target_found) return { targetFound: false };
+  return row.id && row.at ? { targetFound: true, newest: { id: row.id, at: row.at } } : { targetFound: true };
+}

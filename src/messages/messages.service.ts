@@ -1,0 +1,125 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { uuidv7 } from 'uuidv7';
+import type { Actor } from '../common/actor.js';
+import { AppError } from '../common/app-error.js';
+import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { toMessage } from '../common/message-row.js';
+import { resolvePageSize } from '../common/page-size.js';
+import { REALTIME_NOTIFIER, type RealtimeNotifier } from '../common/realtime-notifier.port.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import type { Message, Page } from '../contract/models.js';
+import type { MarkAsDeliveredDto, MarkAsReadDto, MessageHistoryDto, SendMessageDto } from '../contract/schemas.js';
+import { ConversationsService } from '../conversations/conversations.service.js';
+import { Metrics } from '../infrastructure/observability/metrics.js';
+import { TypingService } from '../typing/typing.service.js';
+import { assertValidText } from './message-text.js';
+import { MessagesRepository } from './messages.repository.js';
+import { RateLimiter } from './rate-limiter.js';
+
+const HISTORY_PAGE = { default: 50, max: 100 };
+export const CATCH_UP_LIMIT = 500;
+
+@Injectable()
+export class MessagesService {
+  private readonly sendLimiter: RateLimiter;
+  private readonly maxLength: number;
+
+  constructor(
+    private readonly repository: MessagesRepository,
+    private readonly conversations: ConversationsService,
+    private readonly typing: TypingService,
+    private readonly metrics: Metrics,
+    @Inject(REALTIME_NOTIFIER) private readonly notifier: RealtimeNotifier,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.sendLimiter = new RateLimiter(config.rateLimitMessagesPerSecond, config.rateLimitMessagesPerSecond * 2);
+    this.maxLength = config.messageMaxLength;
+  }
+
+  /**
+   * Stores the message and only then returns it (the caller acknowledges after this resolves).
+   * A repeated clientMessageId returns the original and broadcasts nothing.
+   */
+  async send(actor: Actor, dto: SendMessageDto): Promise<Message> {
+    assertValidText(dto.text, this.maxLength);
+    if (!this.sendLimiter.tryTake(actor.userId)) throw new AppError('RESOURCE_EXHAUSTED', 'sending too fast; slow down');
+    const membership = await this.conversations.requireMembership(actor, dto.conversationId);
+    await this.conversations.requireConnected(actor.userId, membership.otherId);
+    const outcome = await this.repository.insert({
+      id: uuidv7(),
+      conversationId: dto.conversationId,
+      senderId: actor.userId,
+      recipientId: membership.otherId,
+      text: dto.text,
+      clientMessageId: dto.clientMessageId,
+    });
+    const message = toMessage(outcome.row);
+    if (outcome.created) {
+      this.metrics.messagesStored.inc();
+      this.typing.clearAfterSend(dto.conversationId, actor.userId);
+      this.notifier.newMessage(message, membership.otherId, actor);
+    }
+    return message;
+  }
+
+  async markDelivered(actor: Actor, dto: MarkAsDeliveredDto): Promise<void> {
+    const membership = await this.conversations.requireMembership(actor, dto.conversationId);
+    const outcome = await this.repository.markDelivered(dto.conversationId, actor.userId, dto.lastDeliveredMessageId);
+    if (!outcome.targetFound) throw new AppError('NOT_FOUND', 'no such message in this conversation');
+    if (outcome.newest) {
+      this.notifier.messageDelivered(membership.otherId, {
+        conversationId: dto.conversationId,
+        messageId: outcome.newest.id,
+        deliveredAt: outcome.newest.at.toISOString(),
+      });
+    }
+  }
+
+  async markRead(actor: Actor, dto: MarkAsReadDto): Promise<void> {
+    const membership = await this.conversations.requireMembership(actor, dto.conversationId);
+    const outcome = await this.repository.markRead(dto.conversationId, actor.userId, dto.lastReadMessageId);
+    if (!outcome.targetFound) throw new AppError('NOT_FOUND', 'no such message in this conversation');
+    if (outcome.newest) {
+      this.notifier.messageRead(
+        membership.otherId,
+        {
+          conversationId: dto.conversationId,
+          messageId: outcome.newest.id,
+          readAt: outcome.newest.at.toISOString(),
+          readerId: actor.userId,
+        },
+        actor,
+      );
+    }
+  }
+
+  /** Newest first; the cursor is the seq below which the next page starts, so new messages never shift it. */
+  async history(actor: Actor, dto: MessageHistoryDto): Promise<Page<Message>> {
+    await this.conversations.requireMembership(actor, dto.conversationId);
+    const limit = resolvePageSize(dto.pageSize, HISTORY_PAGE);
+    const beforeSeq = dto.paginationCursor ? decodeHistoryCursor(dto.paginationCursor) : undefined;
+    const stopTimer = this.metrics.historyQuerySeconds.startTimer();
+    const rows = await this.repository.history(dto.conversationId, beforeSeq, limit + 1);
+    stopTimer();
+    const page = rows.slice(0, limit);
+    const oldest = page.at(-1);
+    return {
+      items: page.map(toMessage),
+      nextCursor: rows.length > limit && oldest ? encodeCursor('h1', [oldest.seq]) : undefined,
+    };
+  }
+
+  /** What a user missed while offline: undelivered messages addressed to them, oldest first. */
+  async undeliveredFor(userId: string): Promise<Message[]> {
+    const rows = await this.repository.undelivered(userId, CATCH_UP_LIMIT);
+    return rows.map(toMessage);
+  }
+}
+
+function decodeHistoryCursor(raw: string): number {
+  const [seq] = decodeCursor<[number]>('h1', raw, (values): values is [number] =>
+    values.length === 1 && Number.isSafeInteger(values[0]) && (values[0] as number) > 0,
+  );
+  return seq;
+}
