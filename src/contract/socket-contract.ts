@@ -53,4 +53,4 @@ export interface ServerToClientEvents {
 }
 
 /** Messages of a failed handshake (`connect_error.message`). */
-export type HandshakeError = 'UNAUTHENTICATED' | 'RESOURCE_EXHAUSTED' | 'FORBIDDEN_ORIGIN';
+export type HandshakeError = 'UNAUTHENTICATED' | 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE';

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { APP_CONFIG } from '../../config/config.module.js';
@@ -10,7 +10,7 @@ import { PrismaClient } from '../../generated/prisma/client.js';
  * Only repositories use it (the lint enforces that).
  */
 @Injectable()
-export class PrismaService extends PrismaClient implements OnModuleDestroy {
+export class PrismaService extends PrismaClient implements OnApplicationShutdown {
   readonly pool: pg.Pool;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
@@ -30,7 +30,8 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     await this.pool.query('SELECT 1');
   }
 
-  async onModuleDestroy(): Promise<void> {
+  // After the transports have closed, so that work still in flight can finish its queries.
+  async onApplicationShutdown(): Promise<void> {
     await this.$disconnect();
     await this.pool.end().catch(() => undefined);
   }

@@ -1,0 +1,59 @@
+import type { Metadata } from '@grpc/grpc-js';
+import { Injectable, Logger } from '@nestjs/common';
+import { RpcException } from '@nestjs/microservices';
+import type { z } from 'zod';
+import { bearerToken, JwtVerifier } from '../auth/jwt-verifier.js';
+import type { Actor } from '../common/actor.js';
+import { toAppError } from '../common/app-error.js';
+import { parsePayload } from '../contract/validate.js';
+import { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
+import { Metrics } from '../infrastructure/observability/metrics.js';
+import { GRPC_STATUS } from './grpc-status.js';
+
+/**
+ * Runs one gRPC call: the bearer token from metadata first (CONTRACT §2), then the payload schema,
+ * then the service as that user. Every failure leaves as a status code from GRPC_STATUS.
+ */
+@Injectable()
+export class GrpcCall {
+  private readonly logger = new Logger('GrpcCall');
+
+  constructor(
+    private readonly verifier: JwtVerifier,
+    private readonly metrics: Metrics,
+    private readonly lifecycle: Lifecycle,
+  ) {}
+
+  async run<S extends z.ZodType, R>(
+    method: string,
+    metadata: Metadata,
+    schema: S,
+    request: unknown,
+    action: (actor: Actor, dto: z.output<S>) => Promise<R>,
+  ): Promise<R> {
+    return this.lifecycle.track(this.respond(method, metadata, schema, request, action));
+  }
+
+  private async respond<S extends z.ZodType, R>(
+    method: string,
+    metadata: Metadata,
+    schema: S,
+    request: unknown,
+    action: (actor: Actor, dto: z.output<S>) => Promise<R>,
+  ): Promise<R> {
+    try {
+      const { userId } = await this.verifier.verify(bearerToken(metadata.get('authorization')[0]));
+      const result = await action({ userId }, parsePayload(schema, request));
+      this.metrics.grpcRequests.inc({ method, result: 'ok' });
+      return result;
+    } catch (caught) {
+      const error = toAppError(caught);
+      this.metrics.grpcRequests.inc({ method, result: error.code });
+      if (error.code === 'INTERNAL' || error.code === 'UNAVAILABLE') {
+        const cause = (caught as { cause?: unknown }).cause ?? caught;
+        this.logger.error(`${method} failed with ${error.code}: ${cause instanceof Error ? cause.message : String(cause)}`);
+      }
+      throw new RpcException({ code: GRPC_STATUS[error.code], message: error.message });
+    }
+  }
+}

@@ -1,0 +1,13 @@
+import { status } from '@grpc/grpc-js';
+import type { ErrorCode } from '../common/app-error.js';
+
+/** The one mapping from the service's error codes to gRPC status codes (CONTRACT §4). */
+export const GRPC_STATUS: Record<ErrorCode, status> = {
+  INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+  UNAUTHENTICATED: status.UNAUTHENTICATED,
+  PERMISSION_DENIED: status.PERMISSION_DENIED,
+  NOT_FOUND: status.NOT_FOUND,
+  RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
+  UNAVAILABLE: status.UNAVAILABLE,
+  INTERNAL: status.INTERNAL,
+};

@@ -1,0 +1,40 @@
+import type { ExtendedError } from 'socket.io';
+import { bearerToken, type JwtVerifier } from '../auth/jwt-verifier.js';
+import type { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
+import type { HandshakeError } from '../contract/socket-contract.js';
+import type { SocketQuota } from './socket-quota.js';
+import type { MessagingSocket } from './socket-types.js';
+
+type Next = (error?: ExtendedError) => void;
+
+/**
+ * The Socket.IO handshake (CONTRACT §2): a verified token from `auth.token` or an
+ * `Authorization: Bearer` header, and a free slot in the user's socket quota. A refused handshake
+ * reaches the client as `connect_error` with the bare code as its message.
+ */
+export function handshakeMiddleware(verifier: JwtVerifier, quota: SocketQuota, lifecycle: Lifecycle) {
+  return (socket: MessagingSocket, next: Next): void => {
+    // A draining instance takes no new sockets; the client retries and lands on another one.
+    if (lifecycle.shuttingDown) return next(refusal('UNAVAILABLE'));
+    const auth = socket.handshake.auth as { token?: unknown } | undefined;
+    const token = auth?.token ?? bearerToken(socket.handshake.headers.authorization);
+    verifier.verify(token).then(
+      (verified) => {
+        if (lifecycle.shuttingDown) return next(refusal('UNAVAILABLE'));
+        const release = quota.tryTake(verified.userId);
+        if (!release) return next(refusal('RESOURCE_EXHAUSTED'));
+        // The slot must come back whether the socket ends or the connection drops mid-handshake.
+        socket.once('disconnect', release);
+        socket.conn.once('close', release);
+        socket.data.userId = verified.userId;
+        socket.data.expiresAt = verified.expiresAt;
+        next();
+      },
+      () => next(refusal('UNAUTHENTICATED')),
+    );
+  };
+}
+
+function refusal(code: HandshakeError): ExtendedError {
+  return new Error(code);
+}

@@ -1,0 +1,11 @@
+import { Global, Module } from '@nestjs/common';
+import { REALTIME_NOTIFIER } from '../common/realtime-notifier.port.js';
+import { SocketNotifier } from './socket-notifier.js';
+
+/** Provides the domain's RealtimeNotifier port, implemented over Socket.IO rooms. */
+@Global()
+@Module({
+  providers: [SocketNotifier, { provide: REALTIME_NOTIFIER, useExisting: SocketNotifier }],
+  exports: [SocketNotifier, REALTIME_NOTIFIER],
+})
+export class RealtimeModule {}
