@@ -17,7 +17,7 @@ export async function requireServices(): Promise<void> {
     await client.connect();
     await client.query('SELECT 1');
   } catch (error) {
-    throw new Error(`PostgreSQL is not reachable at ${POSTGRES_ADMIN_URL} (${(error as Error).message}); ${HOW_TO_START.postgres}`);
+    throw new Error(`PostgreSQL is not reachable at ${POSTGRES_ADMIN_URL} (${(error as Error).message}); ${HOW_TO_START.postgres}`, { cause: error });
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -27,7 +27,7 @@ export async function requireServices(): Promise<void> {
     await redis.connect();
     await redis.ping();
   } catch (error) {
-    throw new Error(`Redis is not reachable at ${REDIS_URL} (${(error as Error).message}); ${HOW_TO_START.redis}`);
+    throw new Error(`Redis is not reachable at ${REDIS_URL} (${(error as Error).message}); ${HOW_TO_START.redis}`, { cause: error });
   } finally {
     redis.disconnect();
   }
