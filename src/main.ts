@@ -3,6 +3,7 @@ import { startServer, type RunningServer } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { DEMO_USERS } from './infrastructure/embedded/connections-graph.js';
 import { createLogger } from './infrastructure/observability/logger.js';
+import { startTracing } from './infrastructure/observability/tracing.js';
 
 /** CONTRACT §7: exit 0 within 10 s of SIGTERM or SIGINT, whatever is still hanging. */
 const SHUTDOWN_DEADLINE_MS = 9000;
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  const stopTracing = startTracing(process.env);
   const server = await startServer(config, logger);
   logger.info({ http: server.httpUrl, grpc: server.grpcAddress }, 'messaging service ready');
   if (server.embedded.connections && server.config.jwt.secret) await printDemoAccess(server);
@@ -32,7 +34,10 @@ async function main(): Promise<void> {
       logger.warn('shutdown deadline reached; exiting');
       process.exit(0);
     }, SHUTDOWN_DEADLINE_MS).unref();
-    server.close().then(
+    server
+      .close()
+      .then(() => stopTracing?.())
+      .then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');

@@ -8,6 +8,7 @@ import { orderedPair } from '../conversations/conversation-pair.js';
 import { MemoryTtlCache } from '../infrastructure/cache/ttl-cache.js';
 import { RedisTtlCache } from '../infrastructure/cache/redis-ttl-cache.js';
 import { BREAKER_STATE, Metrics } from '../infrastructure/observability/metrics.js';
+import { traced } from '../infrastructure/observability/tracing.js';
 import { REDIS, type OptionalRedis } from '../infrastructure/redis/redis.module.js';
 import { ConnectionsGrpcClient } from './connections.grpc-client.js';
 
@@ -77,7 +78,7 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
     }
     let connected: boolean;
     try {
-      connected = await this.breaker.fire(a, b);
+      connected = await traced('connections.IsConnected', { 'rpc.system': 'grpc', 'rpc.service': 'connections.v1.ConnectionsService' }, () => this.breaker.fire(a, b));
     } catch (error) {
       const result = this.breaker.opened && (error as { code?: string }).code === 'EOPENBREAKER' ? 'breaker_open' : isTimeout(error) ? 'timeout' : 'error';
       this.metrics.connectionsCalls.inc({ result });

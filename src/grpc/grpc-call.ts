@@ -7,7 +7,9 @@ import type { Actor } from '../common/actor.js';
 import { toAppError } from '../common/app-error.js';
 import { parsePayload } from '../contract/validate.js';
 import { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
+import { newRequestId, withLogContext } from '../infrastructure/observability/log-context.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
+import { traced } from '../infrastructure/observability/tracing.js';
 import { GRPC_STATUS } from './grpc-status.js';
 
 /**
@@ -31,7 +33,11 @@ export class GrpcCall {
     request: unknown,
     action: (actor: Actor, dto: z.output<S>) => Promise<R>,
   ): Promise<R> {
-    return this.lifecycle.track(this.respond(method, metadata, schema, request, action));
+    return this.lifecycle.track(
+      withLogContext({ requestId: newRequestId(), event: method }, () =>
+        traced(`grpc ${method}`, { 'rpc.system': 'grpc', 'rpc.method': method }, () => this.respond(method, metadata, schema, request, action)),
+      ),
+    );
   }
 
   private async respond<S extends z.ZodType, R>(

@@ -27,7 +27,9 @@ import { parsePayload } from '../contract/validate.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { JwtVerifier } from '../auth/jwt-verifier.js';
 import { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
+import { withLogContext } from '../infrastructure/observability/log-context.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
+import { traced } from '../infrastructure/observability/tracing.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { TypingService } from '../typing/typing.service.js';
 import { handshakeMiddleware } from './handshake.js';
@@ -157,7 +159,9 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
     body: unknown,
     action: (actor: Actor, dto: z.output<S>) => Promise<ClientEventMap[E]['data']>,
   ): Result<E> {
-    return this.lifecycle.track(this.respond(event, socket, schema, body, action));
+    return this.lifecycle.track(
+      withLogContext({ socketId: socket.id, event }, () => traced(`socket ${event}`, { 'messaging.event': event }, () => this.respond(event, socket, schema, body, action))),
+    );
   }
 
   private async respond<E extends ClientEvent, S extends z.ZodType>(

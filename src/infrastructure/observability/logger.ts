@@ -1,13 +1,24 @@
 import type { LoggerService } from '@nestjs/common';
-import { pino, type Logger } from 'pino';
+import { trace } from '@opentelemetry/api';
+import { pino, type Logger, type LoggerOptions } from 'pino';
+import { currentLogContext } from './log-context.js';
 
 export function createLogger(level: string): Logger {
-  return pino({
+  return pino(loggerOptions(level));
+}
+
+export function loggerOptions(level: string): LoggerOptions {
+  return {
     level,
     base: { service: 'messaging' },
-    // Tokens must never reach the logs, whichever object carries them.
-    redact: { paths: ['token', '*.token', 'authorization', '*.authorization', 'headers.authorization', 'auth.token'], remove: true },
-  });
+    // The socket or request a line belongs to, and the trace it is part of when tracing is on.
+    mixin: () => {
+      const traceId = trace.getActiveSpan()?.spanContext().traceId;
+      return { ...currentLogContext(), ...(traceId ? { traceId } : {}) };
+    },
+    // Tokens and message texts must never reach the logs, whichever object carries them.
+    redact: { paths: ['token', '*.token', 'authorization', '*.authorization', 'headers.authorization', 'auth.token', 'text', '*.text'], remove: true },
+  };
 }
 
 /** Routes Nest's own log lines into pino as JSON. */
