@@ -15,7 +15,7 @@ import { Metrics } from '../infrastructure/observability/metrics.js';
 import { TypingService } from '../typing/typing.service.js';
 import { assertValidText } from './message-text.js';
 import { MessagesRepository } from './messages.repository.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter } from '../common/rate-limiter.js';
 
 const HISTORY_PAGE = { default: 50, max: 100 };
 export const CATCH_UP_LIMIT = 500;
@@ -23,6 +23,7 @@ export const CATCH_UP_LIMIT = 500;
 @Injectable()
 export class MessagesService {
   private readonly sendLimiter: RateLimiter;
+  private readonly sendOrder = new KeyedQueue();
   private readonly maxLength: number;
 
   constructor(
@@ -46,21 +47,25 @@ export class MessagesService {
     if (!this.sendLimiter.tryTake(actor.userId)) throw new AppError('RESOURCE_EXHAUSTED', 'sending too fast; slow down');
     const membership = await this.conversations.requireMembership(actor, dto.conversationId);
     await this.conversations.requireConnected(actor.userId, membership.otherId);
-    const outcome = await this.repository.insert({
-      id: uuidv7(),
-      conversationId: dto.conversationId,
-      senderId: actor.userId,
-      recipientId: membership.otherId,
-      text: dto.text,
-      clientMessageId: dto.clientMessageId,
+    // Store and broadcast one message of a conversation at a time, so that concurrent sends are
+    // broadcast in the order of their seq (CONTRACT §3.3), not in the order their inserts return.
+    return this.sendOrder.run(dto.conversationId, async () => {
+      const outcome = await this.repository.insert({
+        id: uuidv7(),
+        conversationId: dto.conversationId,
+        senderId: actor.userId,
+        recipientId: membership.otherId,
+        text: dto.text,
+        clientMessageId: dto.clientMessageId,
+      });
+      const message = toMessage(outcome.row);
+      if (outcome.created) {
+        this.metrics.messagesStored.inc();
+        this.typing.clearAfterSend(dto.conversationId, actor.userId);
+        this.notifier.newMessage(message, membership.otherId, actor);
+      }
+      return message;
     });
-    const message = toMessage(outcome.row);
-    if (outcome.created) {
-      this.metrics.messagesStored.inc();
-      this.typing.clearAfterSend(dto.conversationId, actor.userId);
-      this.notifier.newMessage(message, membership.otherId, actor);
-    }
-    return message;
   }
 
   async markDelivered(actor: Actor, dto: MarkAsDeliveredDto): Promise<void> {
@@ -114,6 +119,24 @@ export class MessagesService {
   async undeliveredFor(userId: string): Promise<Message[]> {
     const rows = await this.repository.undelivered(userId, CATCH_UP_LIMIT);
     return rows.map(toMessage);
+  }
+}
+
+/** Runs tasks of the same key one after another, in call order; tasks of different keys run freely. */
+class KeyedQueue {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const result = (this.tails.get(key) ?? Promise.resolve()).then(task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
   }
 }
 

@@ -4,7 +4,11 @@ import { REALTIME_NOTIFIER, type RealtimeNotifier } from '../common/realtime-not
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import type { TypingDto } from '../contract/schemas.js';
+import { AppError } from '../common/app-error.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
+import { RateLimiter } from '../common/rate-limiter.js';
+
+const TYPING_EVENTS_PER_SECOND = 5;
 
 interface TypingState {
   conversationId: string;
@@ -22,6 +26,8 @@ interface TypingState {
 export class TypingService implements OnModuleDestroy {
   private readonly active = new Map<string, TypingState>();
   private readonly timeoutMs: number;
+  /** Clients send startTyping about every 2 s; far more is abuse, refused before any work. */
+  private readonly limiter = new RateLimiter(TYPING_EVENTS_PER_SECOND, TYPING_EVENTS_PER_SECOND * 4);
 
   constructor(
     private readonly conversations: ConversationsService,
@@ -32,6 +38,7 @@ export class TypingService implements OnModuleDestroy {
   }
 
   async start(actor: Actor, dto: TypingDto): Promise<void> {
+    this.takeToken(actor);
     const { otherId } = await this.conversations.requireMembership(actor, dto.conversationId);
     const key = stateKey(dto.conversationId, actor.userId);
     const existing = this.active.get(key);
@@ -46,6 +53,7 @@ export class TypingService implements OnModuleDestroy {
 
   /** Always tells the other side, even when this instance saw no startTyping: it may have been another's. */
   async stop(actor: Actor, dto: TypingDto): Promise<void> {
+    this.takeToken(actor);
     const { otherId } = await this.conversations.requireMembership(actor, dto.conversationId);
     const key = stateKey(dto.conversationId, actor.userId);
     const existing = this.active.get(key);
@@ -70,6 +78,10 @@ export class TypingService implements OnModuleDestroy {
   onModuleDestroy(): void {
     for (const state of this.active.values()) clearTimeout(state.timer);
     this.active.clear();
+  }
+
+  private takeToken(actor: Actor): void {
+    if (!this.limiter.tryTake(actor.userId)) throw new AppError('RESOURCE_EXHAUSTED', 'typing events too fast; slow down');
   }
 
   private stopState(key: string): void {
