@@ -47,26 +47,52 @@ export class MessagesRepository {
         RETURNING seq, created_at`;
       const stored = rows[0];
       if (!stored) throw new Error(`conversation ${message.conversationId} vanished while sending`);
-      return {
-        created: true,
-        row: {
-          id: message.id,
-          conversation_id: message.conversationId,
-          seq: stored.seq,
-          sender_id: message.senderId,
-          text: message.text,
-          client_message_id: message.clientMessageId ?? null,
-          created_at: stored.created_at,
-          delivered_at: null,
-          read_at: null,
-        },
-      };
+      return { created: true, row: newRow(message, stored.seq, stored.created_at) };
     } catch (error) {
       if (!message.clientMessageId || !isUniqueViolation(error, 'message_sender_client_message_id_key')) throw error;
       const original = await this.findByClientMessageId(message.senderId, message.clientMessageId);
       if (!original) throw error;
       return { created: false, row: original };
     }
+  }
+
+  /**
+   * Stores several messages in one statement, all or nothing. Conversation rows are locked in id
+   * order (so concurrent batches cannot deadlock), each counter moves by its number of messages,
+   * and the messages take the freed seq values in input order: gap-free, as in `insert`. A repeated
+   * clientMessageId fails the whole batch; the caller then falls back to `insert` one by one.
+   */
+  async insertMany(messages: NewMessage[]): Promise<MessageRow[]> {
+    const rows = await this.prisma.$queryRaw<Array<{ id: string; seq: number; created_at: Date }>>`
+      WITH input AS (
+        SELECT * FROM unnest(
+          ${messages.map((m) => m.id)}::uuid[], ${messages.map((m) => m.conversationId)}::uuid[],
+          ${messages.map((m) => m.senderId)}::text[], ${messages.map((m) => m.recipientId)}::text[],
+          ${messages.map((m) => m.text)}::text[], ${messages.map((m) => m.clientMessageId ?? null)}::text[]
+        ) WITH ORDINALITY AS t(id, conversation_id, sender_id, recipient_id, text, client_message_id, ord)
+      ), counts AS (
+        SELECT conversation_id, count(*)::int AS n FROM input GROUP BY conversation_id
+      ), locked AS MATERIALIZED (
+        SELECT c.id FROM conversation c WHERE c.id IN (SELECT conversation_id FROM counts) ORDER BY c.id FOR UPDATE
+      ), bumped AS (
+        UPDATE conversation c
+        SET last_seq = c.last_seq + counts.n, updated_at = GREATEST(c.updated_at, clock_timestamp())
+        FROM locked JOIN counts ON counts.conversation_id = locked.id
+        WHERE c.id = locked.id
+        RETURNING c.id, c.last_seq - counts.n AS base_seq, c.updated_at
+      )
+      INSERT INTO message (id, conversation_id, seq, sender_id, recipient_id, text, client_message_id, created_at)
+      SELECT i.id, i.conversation_id,
+             b.base_seq + row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord),
+             i.sender_id, i.recipient_id, i.text, i.client_message_id, b.updated_at
+      FROM input i JOIN bumped b ON b.id = i.conversation_id
+      RETURNING id::text, seq, created_at`;
+    const stored = new Map(rows.map((row) => [row.id, row]));
+    return messages.map((message) => {
+      const row = stored.get(message.id);
+      if (!row) throw new Error(`conversation ${message.conversationId} vanished while sending`);
+      return newRow(message, row.seq, row.created_at);
+    });
   }
 
   async findByClientMessageId(senderId: string, clientMessageId: string): Promise<MessageRow | undefined> {
@@ -83,12 +109,17 @@ export class MessagesRepository {
       ORDER BY seq DESC LIMIT ${limit}`;
   }
 
-  /** Messages addressed to the user and not yet marked delivered, oldest first. */
+  /**
+   * Messages addressed to the user and not yet marked delivered, oldest first, in the order of the
+   * partial (recipient_id, created_at, conversation_id, seq) index. The ORDER BY is qualified: a bare
+   * `conversation_id` would name the selected `conversation_id::text`, an order the index cannot give,
+   * and add a sort step over the backlog.
+   */
   async undelivered(recipientId: string, limit: number): Promise<MessageRow[]> {
     return this.prisma.$queryRaw<MessageRow[]>`
       SELECT ${columns} FROM message
       WHERE recipient_id = ${recipientId} AND delivered_at IS NULL
-      ORDER BY created_at, conversation_id, seq LIMIT ${limit}`;
+      ORDER BY message.created_at, message.conversation_id, message.seq LIMIT ${limit}`;
   }
 
   /** Marks the recipient's messages up to and including the target as delivered. */
@@ -131,4 +162,18 @@ export class MessagesRepository {
 function toOutcome(row: { target_found: boolean; id: string | null; at: Date | null } | undefined): MarkOutcome {
   if (!row?.target_found) return { targetFound: false };
   return row.id && row.at ? { targetFound: true, newest: { id: row.id, at: row.at } } : { targetFound: true };
+}
+
+function newRow(message: NewMessage, seq: number, createdAt: Date): MessageRow {
+  return {
+    id: message.id,
+    conversation_id: message.conversationId,
+    seq,
+    sender_id: message.senderId,
+    text: message.text,
+    client_message_id: message.clientMessageId ?? null,
+    created_at: createdAt,
+    delivered_at: null,
+    read_at: null,
+  };
 }

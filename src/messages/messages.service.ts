@@ -13,6 +13,7 @@ import type { MarkAsDeliveredDto, MarkAsReadDto, MessageHistoryDto, SendMessageD
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
 import { TypingService } from '../typing/typing.service.js';
+import { InsertBatcher } from './insert-batcher.js';
 import { assertValidText } from './message-text.js';
 import { MessagesRepository } from './messages.repository.js';
 import { RateLimiter } from '../common/rate-limiter.js';
@@ -25,6 +26,7 @@ export class MessagesService {
   private readonly sendLimiter: RateLimiter;
   private readonly sendOrder = new KeyedQueue();
   private readonly maxLength: number;
+  private readonly writer: InsertBatcher;
 
   constructor(
     private readonly repository: MessagesRepository,
@@ -36,6 +38,7 @@ export class MessagesService {
   ) {
     this.sendLimiter = new RateLimiter(config.rateLimitMessagesPerSecond, config.rateLimitMessagesPerSecond * 2);
     this.maxLength = config.messageMaxLength;
+    this.writer = new InsertBatcher(repository);
   }
 
   /**
@@ -50,7 +53,7 @@ export class MessagesService {
     // Store and broadcast one message of a conversation at a time, so that concurrent sends are
     // broadcast in the order of their seq (CONTRACT §3.3), not in the order their inserts return.
     return this.sendOrder.run(dto.conversationId, async () => {
-      const outcome = await this.repository.insert({
+      const outcome = await this.writer.insert({
         id: uuidv7(),
         conversationId: dto.conversationId,
         senderId: actor.userId,

@@ -19,6 +19,10 @@ export class PrismaService extends PrismaClient implements OnApplicationShutdown
       max: config.databasePoolSize,
       connectionTimeoutMillis: 2000,
       idleTimeoutMillis: 30_000,
+      // @prisma/adapter-pg writes Dates without an offset and relabels timestamptz results as UTC
+      // (prisma/orm#26786, #28629): both are only right in a UTC session, whatever the server's
+      // default zone (an embedded PostgreSQL takes the host's).
+      options: '-c TimeZone=UTC',
     });
     // A dropped connection is reported on the pool; without a listener it would crash the process.
     pool.on('error', () => undefined);

@@ -1,0 +1,194 @@
+import { uuidv7 } from 'uuidv7';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ActivityCursor, SummaryRow } from '../../src/conversations/conversations.repository.js';
+import { userId } from '../support/factories.js';
+import { createConversation, openDatabase, sendMessage, type TestConversation, type TestDatabase } from '../support/database.js';
+
+describe('ConversationsRepository on PostgreSQL', () => {
+  let db: TestDatabase;
+
+  beforeAll(() => {
+    db = openDatabase(inject('databaseUrl'));
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  async function pairCount(userA: string, userB: string): Promise<number> {
+    const result = await db.sql.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM conversation WHERE (user_a, user_b) IN (($1, $2), ($2, $1))',
+      [userA, userB],
+    );
+    return result.rows[0].n;
+  }
+
+  describe('findOrCreate', () => {
+    it('creates the pair once and then returns the same row', async () => {
+      const [userA, userB] = [userId('a'), userId('b')];
+      const firstId = uuidv7();
+      const first = await db.conversations.findOrCreate(firstId, userA, userB);
+      expect(first).toMatchObject({ id: firstId, user_a: userA, user_b: userB });
+      expect(first.created_at).toBeInstanceOf(Date);
+      expect(first.updated_at.getTime()).toBe(first.created_at.getTime());
+
+      const again = await db.conversations.findOrCreate(uuidv7(), userA, userB);
+      expect(again).toEqual(first);
+      expect(await db.conversations.findById(firstId)).toEqual(first);
+      expect(await pairCount(userA, userB)).toBe(1);
+    });
+
+    it('gives 20 concurrent calls for the same pair one row', async () => {
+      const [userA, userB] = [userId('a'), userId('b')];
+      const rows = await Promise.all(Array.from({ length: 20 }, () => db.conversations.findOrCreate(uuidv7(), userA, userB)));
+      expect(new Set(rows.map((row) => row.id)).size).toBe(1);
+      for (const row of rows) expect(row).toEqual(rows[0]);
+      expect(await pairCount(userA, userB)).toBe(1);
+    });
+
+    it('keeps different pairs apart, even with a shared participant', async () => {
+      const [a, b, c] = [userId('a'), userId('b'), userId('c')];
+      const ab = await db.conversations.findOrCreate(uuidv7(), a, b);
+      const ac = await db.conversations.findOrCreate(uuidv7(), a, c);
+      expect(ab.id).not.toBe(ac.id);
+    });
+
+    it('refuses an unordered or degenerate pair (CHECK user_a < user_b)', async () => {
+      const [userA, userB] = [userId('a'), userId('b')];
+      await expect(db.conversations.findOrCreate(uuidv7(), userB, userA)).rejects.toThrow(/conversation_ordered_pair_check/);
+      await expect(db.conversations.findOrCreate(uuidv7(), userA, userA)).rejects.toThrow(/conversation_ordered_pair_check/);
+      await expect(
+        db.sql.query('INSERT INTO conversation (id, user_a, user_b) VALUES ($1, $2, $3)', [uuidv7(), userB, userA]),
+      ).rejects.toThrow(/conversation_ordered_pair_check/);
+      expect(await pairCount(userA, userB)).toBe(0);
+    });
+
+    it('finds nothing for an unknown id', async () => {
+      expect(await db.conversations.findById(uuidv7())).toBeUndefined();
+    });
+  });
+
+  describe('listForUser', () => {
+    /** Walks every page as the service does: the cursor is the last row's (updated_at, id). */
+    async function walk(user: string, pageSize: number): Promise<SummaryRow[][]> {
+      const pages: SummaryRow[][] = [];
+      let after: ActivityCursor | undefined;
+      for (let guard = 0; guard < 100; guard++) {
+        const page = await db.conversations.listForUser(user, after, pageSize);
+        if (page.length > 0) pages.push(page);
+        if (page.length < pageSize) return pages;
+        const last = page.at(-1)!;
+        after = { updatedAt: last.updated_at, conversationId: last.id };
+      }
+      throw new Error('pagination did not end');
+    }
+
+    function byActivity(x: { updated_at: Date; id: string }, y: { updated_at: Date; id: string }): number {
+      return y.updated_at.getTime() - x.updated_at.getTime() || (y.id < x.id ? -1 : y.id > x.id ? 1 : 0);
+    }
+
+    /**
+     * Eight conversations of `me`: as user_a with "z…" partners and as user_b with "a…" partners,
+     * with activity times set so that several tie (the id decides between them).
+     */
+    async function arrange() {
+      const me = userId('m');
+      const conversations: TestConversation[] = [];
+      for (let i = 0; i < 8; i++) conversations.push(await createConversation(db, me, userId(i % 2 ? 'a' : 'z')));
+      expect(conversations.some((c) => c.user_a === me) && conversations.some((c) => c.user_b === me)).toBe(true);
+      const base = Date.parse('2030-01-01T00:00:00.000Z');
+      const offsets = [5, 3, 3, 3, 9, 1, 9, 7];
+      for (const [i, conversation] of conversations.entries()) {
+        await db.sql.query('UPDATE conversation SET updated_at = $2 WHERE id = $1', [conversation.id, new Date(base + offsets[i] * 1000)]);
+      }
+      // Someone else's conversation with the same times must not show up.
+      const foreign = await createConversation(db);
+      await db.sql.query('UPDATE conversation SET updated_at = $2 WHERE id = $1', [foreign.id, new Date(base + 4000)]);
+      const expected = conversations
+        .map((c, i) => ({ id: c.id, updated_at: new Date(base + offsets[i] * 1000) }))
+        .sort(byActivity);
+      return { me, conversations, expected };
+    }
+
+    it('orders by updated_at desc, then id desc, and includes both sides of the pair', async () => {
+      const { me, expected } = await arrange();
+      const rows = await db.conversations.listForUser(me, undefined, 100);
+      expect(rows.map((row) => row.id)).toEqual(expected.map((c) => c.id));
+      expect(rows.map((row) => row.updated_at.getTime())).toEqual(expected.map((c) => c.updated_at.getTime()));
+      for (const row of rows) expect([row.user_a, row.user_b]).toContain(me);
+    });
+
+    it.each([1, 2, 3, 4, 7, 8])('pages by keyset with page size %i, without duplicates or gaps', async (pageSize) => {
+      const { me, expected } = await arrange();
+      const pages = await walk(me, pageSize);
+      for (const page of pages) expect(page.length).toBeLessThanOrEqual(pageSize);
+      expect(pages.flat().map((row) => row.id)).toEqual(expected.map((c) => c.id));
+    });
+
+    it('moves a conversation to the top when a message is sent in it', async () => {
+      const { me, conversations, expected } = await arrange();
+      const oldest = conversations.find((c) => c.id === expected.at(-1)!.id)!;
+      // Back to the present (the arranged times are in 2030, and activity never moves backwards).
+      await db.sql.query("UPDATE conversation SET updated_at = now() - interval '1 day' WHERE id = ANY($1::uuid[])", [
+        conversations.map((c) => c.id),
+      ]);
+      const newest = conversations.find((c) => c.id === expected[0].id)!;
+      await sendMessage(db, newest, me);
+      await sendMessage(db, oldest, me);
+      const rows = await db.conversations.listForUser(me, undefined, 2);
+      expect(rows.map((row) => row.id)).toEqual([oldest.id, newest.id]);
+    });
+
+    it("counts unread messages from the caller's side and carries the last message", async () => {
+      const me = userId('m');
+      const conversation = await createConversation(db, me, userId('z'));
+      const other = conversation.other(me);
+      const empty = await createConversation(db, me, userId('a'));
+
+      const fromOther = [];
+      for (let i = 0; i < 3; i++) fromOther.push((await sendMessage(db, conversation, other)).row);
+      await sendMessage(db, conversation, me);
+      const last = (await sendMessage(db, conversation, me, { text: 'the last word' })).row;
+
+      const mine = await db.conversations.listForUser(me, undefined, 10);
+      const summary = mine.find((row) => row.id === conversation.id)!;
+      expect(summary.unread_count).toBe(3);
+      expect(summary.last_message).toMatchObject({
+        id: last.id,
+        conversation_id: conversation.id,
+        seq: 5,
+        sender_id: me,
+        text: 'the last word',
+        client_message_id: null,
+        delivered_at: null,
+        read_at: null,
+      });
+      expect(Date.parse(summary.last_message!.created_at)).toBe(last.created_at.getTime());
+      expect(summary.updated_at.getTime()).toBe(last.created_at.getTime());
+
+      const blank = mine.find((row) => row.id === empty.id)!;
+      expect(blank.unread_count).toBe(0);
+      expect(blank.last_message).toBeNull();
+
+      const theirs = await db.conversations.listForUser(other, undefined, 10);
+      expect(theirs.map((row) => row.id)).toEqual([conversation.id]);
+      expect(theirs[0].unread_count).toBe(2);
+      expect(theirs[0].last_message?.id).toBe(last.id);
+
+      await db.messages.markRead(conversation.id, me, fromOther[1].id);
+      const afterRead = await db.conversations.listForUser(me, undefined, 10);
+      expect(afterRead.find((row) => row.id === conversation.id)?.unread_count).toBe(1);
+      // Delivery alone does not make a message read.
+      await db.messages.markDelivered(conversation.id, other, last.id);
+      expect((await db.conversations.listForUser(other, undefined, 10))[0].unread_count).toBe(2);
+      await db.messages.markRead(conversation.id, other, last.id);
+      const read = (await db.conversations.listForUser(other, undefined, 10))[0];
+      expect(read.unread_count).toBe(0);
+      expect(read.last_message?.read_at).not.toBeNull();
+      expect(read.last_message?.delivered_at).not.toBeNull();
+    });
+
+    it('returns nothing for a user without conversations', async () => {
+      expect(await db.conversations.listForUser(userId('lonely'), undefined, 20)).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,90 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ActivityCursor } from '../../src/conversations/conversations.repository.js';
+import { defaultMigrationsDir, migrate } from '../../src/infrastructure/prisma/migrator.js';
+import { userId } from '../support/factories.js';
+import { createConversation, openDatabase, sendMessage, type TestDatabase } from '../support/database.js';
+import { createScratchDatabase } from '../support/services.js';
+
+/**
+ * A database whose default TimeZone is not UTC, as an embedded PostgreSQL initialised on a
+ * developer machine in New York would have. Timestamps must still be the right instants, and
+ * keyset cursors built from them must still page correctly.
+ */
+describe('timestamps when the database time zone is not UTC', () => {
+  let scratch: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
+
+  /** The instant PostgreSQL holds, in epoch milliseconds, independent of any session time zone. */
+  async function epochMs(table: 'message' | 'conversation', column: string, id: string): Promise<number> {
+    const result = await db.sql.query<{ ms: string }>(
+      `SELECT (extract(epoch FROM ${column}) * 1000)::bigint::text AS ms FROM ${table} WHERE id = $1`,
+      [id],
+    );
+    return Number(result.rows[0].ms);
+  }
+
+  beforeAll(async () => {
+    scratch = await createScratchDatabase('messaging_test_tz');
+    await migrate(scratch.url, defaultMigrationsDir());
+    const admin = new pg.Client({ connectionString: scratch.url });
+    await admin.connect();
+    const name = (await admin.query<{ db: string }>('SELECT current_database() AS db')).rows[0].db;
+    await admin.query(`ALTER DATABASE "${name}" SET TimeZone = 'America/New_York'`);
+    await admin.end();
+    db = openDatabase(scratch.url);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await scratch?.drop();
+  });
+
+  it('runs on a database whose sessions default to a non-UTC zone', async () => {
+    const result = await db.sql.query<{ TimeZone: string }>('SHOW TimeZone');
+    expect(result.rows[0].TimeZone).toBe('America/New_York');
+  });
+
+  it('returns message and conversation timestamps as the instants stored', async () => {
+    const before = Date.now();
+    const conversation = await createConversation(db);
+    const sent = (await sendMessage(db, conversation, conversation.user_a)).row;
+    const stored = await epochMs('message', 'created_at', sent.id);
+    expect(sent.created_at.getTime()).toBe(stored);
+    // Not hours away from the client's clock (same machine).
+    expect(Math.abs(stored - before)).toBeLessThan(60_000);
+
+    const [fromHistory] = await db.messages.history(conversation.id, undefined, 1);
+    expect(fromHistory.created_at.getTime()).toBe(stored);
+    expect((await db.conversations.findById(conversation.id))?.created_at.getTime()).toBe(
+      await epochMs('conversation', 'created_at', conversation.id),
+    );
+
+    const mark = await db.messages.markRead(conversation.id, conversation.user_b, sent.id);
+    expect(mark.newest?.at.getTime()).toBe(await epochMs('message', 'read_at', sent.id));
+
+    const [summary] = await db.conversations.listForUser(conversation.user_a, undefined, 1);
+    expect(summary.updated_at.getTime()).toBe(await epochMs('conversation', 'updated_at', conversation.id));
+    expect(Date.parse(summary.last_message!.created_at)).toBe(stored);
+  });
+
+  it('pages the conversation list by keyset without duplicates or gaps', async () => {
+    const me = userId('m');
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const conversation = await createConversation(db, me, userId(i % 2 ? 'a' : 'z'));
+      await sendMessage(db, conversation, me);
+      ids.push(conversation.id);
+    }
+    const all = await db.conversations.listForUser(me, undefined, 100);
+    expect(all.map((row) => row.id)).toEqual([...ids].reverse());
+    const seen: string[] = [];
+    let after: ActivityCursor | undefined;
+    for (let guard = 0; guard < 20; guard++) {
+      const page = await db.conversations.listForUser(me, after, 2);
+      seen.push(...page.map((row) => row.id));
+      if (page.length < 2) break;
+      after = { updatedAt: page[1].updated_at, conversationId: page[1].id };
+    }
+    expect(seen).toEqual(all.map((row) => row.id));
+  });
+});
