@@ -30,13 +30,16 @@ export const environmentSchema = z.object({
   JWT_AUDIENCE: optionalString,
   CONNECTIONS_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).default(30),
   CONNECTIONS_NEGATIVE_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).default(5),
-  CONNECTIONS_TIMEOUT_MS: positiveInt.max(60_000).default(500),
+  // Above 1500 ms the breaker's backstop would pass CONTRACT §5's "UNAVAILABLE within 2 s".
+  CONNECTIONS_TIMEOUT_MS: positiveInt.max(1500, 'must be at most 1500 (an unanswered check must fail within 2 s)').default(500),
   TYPING_TIMEOUT_MS: positiveInt.max(600_000).default(6000),
   MESSAGE_MAX_LENGTH: positiveInt.max(60_000).default(4000),
   RATE_LIMIT_MESSAGES_PER_SECOND: positiveInt.default(10),
   CORS_ORIGINS: z.string().optional(),
   DATA_DIR: z.string().min(1).default('./.data'),
   MAX_SOCKETS_PER_USER: positiveInt.default(10),
+  // Shutdown keeps serving this long after readiness turns 503 (docs/operations.md); within the 10 s of CONTRACT §7.
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(5000).default(500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEMO_UI: z.enum(['true', 'false']).optional(),
 });

@@ -45,6 +45,7 @@ describe('loadConfig', () => {
     ['JWT_SECRET', 'short'],
     ['JWT_PUBLIC_KEY', 'not a pem'],
     ['CONNECTIONS_TIMEOUT_MS', '0'],
+    ['CONNECTIONS_TIMEOUT_MS', '5000'],
     ['TYPING_TIMEOUT_MS', '1.5'],
     ['MESSAGE_MAX_LENGTH', 'many'],
     ['RATE_LIMIT_MESSAGES_PER_SECOND', '0'],

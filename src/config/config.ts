@@ -23,6 +23,8 @@ export interface AppConfig {
   cors: CorsPolicy;
   dataDir: string;
   maxSocketsPerUser: number;
+  /** After SIGTERM, how long readiness says 503 while everything is still served (main.ts). */
+  shutdownGraceMs: number;
   logLevel: Environment['LOG_LEVEL'];
   demoUi: boolean;
 }
@@ -70,6 +72,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): AppConfig {
     cors: corsPolicy(env.CORS_ORIGINS, production),
     dataDir: env.DATA_DIR,
     maxSocketsPerUser: env.MAX_SOCKETS_PER_USER,
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     logLevel: env.LOG_LEVEL,
     demoUi: env.DEMO_UI ? env.DEMO_UI === 'true' : !production,
   };

@@ -6,7 +6,7 @@ import type { MessagingServiceClient } from '../../src/generated/proto/messaging
 import type { HealthClient } from '../../src/generated/proto/grpc/health/v1/Health.js';
 import { protoPath } from '../../src/infrastructure/proto-path.js';
 
-const LOADER = { keepCase: false, longs: Number, enums: String, defaults: false, oneofs: true } as const;
+const LOADER = { keepCase: false, longs: Number, enums: String, defaults: false, oneofs: true, arrays: true } as const;
 
 export function messagingClient(address: string): MessagingServiceClient {
   const proto = loadPackageDefinition(loadSync(protoPath('messaging/v1/messaging.proto'), LOADER)) as unknown as MessagingProto;
