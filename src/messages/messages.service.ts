@@ -13,6 +13,7 @@ import type { MarkAsDeliveredDto, MarkAsReadDto, MessageHistoryDto, SendMessageD
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
 import { TypingService } from '../typing/typing.service.js';
+import { KeyedQueue } from '../common/keyed-queue.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { assertValidText } from './message-text.js';
 import { MessagesRepository } from './messages.repository.js';
@@ -122,24 +123,6 @@ export class MessagesService {
   async undeliveredFor(userId: string): Promise<Message[]> {
     const rows = await this.repository.undelivered(userId, CATCH_UP_LIMIT);
     return rows.map(toMessage);
-  }
-}
-
-/** Runs tasks of the same key one after another, in call order; tasks of different keys run freely. */
-class KeyedQueue {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const result = (this.tails.get(key) ?? Promise.resolve()).then(task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
   }
 }
 
