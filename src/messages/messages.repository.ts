@@ -128,7 +128,7 @@ export class MessagesRepository {
       WITH target AS (
         SELECT seq FROM message WHERE id = ${targetMessageId}::uuid AND conversation_id = ${conversationId}::uuid
       ), marked AS (
-        UPDATE message m SET delivered_at = clock_timestamp()
+        UPDATE message m SET delivered_at = statement_timestamp()
         FROM target
         WHERE m.conversation_id = ${conversationId}::uuid AND m.recipient_id = ${recipientId}
           AND m.delivered_at IS NULL AND m.seq <= target.seq
@@ -146,7 +146,7 @@ export class MessagesRepository {
       WITH target AS (
         SELECT seq FROM message WHERE id = ${targetMessageId}::uuid AND conversation_id = ${conversationId}::uuid
       ), marked AS (
-        UPDATE message m SET read_at = clock_timestamp(), delivered_at = COALESCE(m.delivered_at, clock_timestamp())
+        UPDATE message m SET read_at = statement_timestamp(), delivered_at = COALESCE(m.delivered_at, statement_timestamp())
         FROM target
         WHERE m.conversation_id = ${conversationId}::uuid AND m.recipient_id = ${recipientId}
           AND m.read_at IS NULL AND m.seq <= target.seq
