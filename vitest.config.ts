@@ -33,6 +33,17 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        plugins: [compiler],
+        test: {
+          // The demo web client in Debian's Chromium through playwright-core (test/browser).
+          name: 'browser',
+          include: ['test/browser/**/*.spec.ts'],
+          globalSetup: ['./test/support/global-setup.ts', './test/browser/support/build-demo.setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });
