@@ -5,6 +5,7 @@ import type { CreateConversationRequest } from '../../src/generated/proto/messag
 import type { MessagingServiceClient } from '../../src/generated/proto/messaging/v1/MessagingService.js';
 import { startConnectionsServer, type RunningConnectionsServer } from '../../src/infrastructure/embedded/connections-server.js';
 import { userId } from '../support/factories.js';
+import { sample } from '../support/prometheus.js';
 import { bearer, call, messagingClient, statusOf } from '../support/grpc-client.js';
 import { TestClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -18,17 +19,6 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** The value of one Prometheus sample, or undefined when the series is absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((pair) => [pair[1], pair[2]]));
-    if (Object.entries(labels).every(([key, value]) => present[key] === value)) return Number(match[3]);
-  }
-  return undefined;
-}
 
 async function metrics(app: TestApp): Promise<string> {
   const response = await fetch(`${app.server.httpUrl}/metrics`);

@@ -2,21 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryRequest } from '../../src/generated/proto/messaging/v1/HistoryRequest.js';
 import type { HistoryResponse__Output } from '../../src/generated/proto/messaging/v1/HistoryResponse.js';
 import { userId } from '../support/factories.js';
+import { sample } from '../support/prometheus.js';
 import { bearer, call, messagingClient } from '../support/grpc-client.js';
 import { TestClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
-/** The value of one Prometheus sample, or undefined when the series is absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((pair) => [pair[1], pair[2]]));
-    if (Object.entries(labels).every(([key, value]) => present[key] === value)) return Number(match[3]);
-  }
-  return undefined;
-}
 
 describe('HTTP: health and metrics', () => {
   let app: TestApp;

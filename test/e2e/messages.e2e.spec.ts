@@ -1,33 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../src/contract/models.js';
 import type { AckResult } from '../../src/contract/socket-contract.js';
 import { clientMessageId, messageText, userId } from '../support/factories.js';
-import { settle, TestClient } from '../support/socket-client.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { settle, type TestClient } from '../support/socket-client.js';
+import { useApp as useAppFixture } from '../support/use-app.js';
 
 /** One app per describe, its sockets closed before it stops; `pair()` is two connected users with a conversation. */
 function useApp(env: Record<string, string> = {}) {
-  let app: TestApp | undefined;
-  const clients: TestClient[] = [];
-  beforeAll(async () => {
-    app = await startTestApp(env);
-  });
-  afterAll(async () => {
-    for (const client of clients) client.close();
-    await app?.close();
-  });
+  const fixture = useAppFixture(env);
   const context = {
-    get app(): TestApp {
-      if (!app) throw new Error('the app did not start');
-      return app;
+    get app() {
+      return fixture.app;
     },
-    async connect(user: string): Promise<TestClient> {
-      const client = await TestClient.connect(context.app.server.httpUrl, await context.app.token(user));
-      clients.push(client);
-      return client;
-    },
+    connect: (user: string) => fixture.connect(user),
     async pair() {
       const [alice, bob] = [userId('alice'), userId('bob')];
       context.app.graph.connect(alice, bob);

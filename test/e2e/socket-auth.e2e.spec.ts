@@ -1,40 +1,11 @@
 import { createSecretKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import { io } from 'socket.io-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { messageText, userId } from '../support/factories.js';
 import { settle, TestClient } from '../support/socket-client.js';
-import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../support/test-app.js';
-
-/** One app per describe, its sockets closed before it stops. */
-function useApp(env: Record<string, string> = {}) {
-  let app: TestApp | undefined;
-  const clients: TestClient[] = [];
-  beforeAll(async () => {
-    app = await startTestApp(env);
-  });
-  afterAll(async () => {
-    for (const client of clients) client.close();
-    await app?.close();
-  });
-  const context = {
-    get app(): TestApp {
-      if (!app) throw new Error('the app did not start');
-      return app;
-    },
-    get url(): string {
-      return context.app.server.httpUrl;
-    },
-    track(client: TestClient): TestClient {
-      clients.push(client);
-      return client;
-    },
-    async connect(user: string, token?: string): Promise<TestClient> {
-      return context.track(await TestClient.connect(context.url, token ?? (await context.app.token(user))));
-    },
-  };
-  return context;
-}
+import { useApp } from '../support/use-app.js';
+import { TEST_JWT_SECRET } from '../support/test-app.js';
 
 const SECRET = createSecretKey(Buffer.from(TEST_JWT_SECRET, 'utf8'));
 const OTHER_SECRET = createSecretKey(Buffer.from('another-secret-that-is-long-enough-for-hs256', 'utf8'));
