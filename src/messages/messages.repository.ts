@@ -4,6 +4,26 @@ import { PrismaService } from '../infrastructure/prisma/prisma.service.js';
 import { isUniqueViolation } from '../infrastructure/prisma/unique-violation.js';
 import { MESSAGE_COLUMNS, type MessageRow } from '../common/message-row.js';
 
+interface Mark {
+  set: Prisma.Sql;
+  unmarked: Prisma.Sql;
+  column: Prisma.Sql;
+}
+
+/** The SQL of each receipt kind: constants, never input. Reading a message delivers it too. */
+const MARKS: Record<'delivered' | 'read', Mark> = {
+  delivered: {
+    set: Prisma.raw('delivered_at = statement_timestamp()'),
+    unmarked: Prisma.raw('m.delivered_at IS NULL'),
+    column: Prisma.raw('m.delivered_at'),
+  },
+  read: {
+    set: Prisma.raw('read_at = statement_timestamp(), delivered_at = COALESCE(m.delivered_at, statement_timestamp())'),
+    unmarked: Prisma.raw('m.read_at IS NULL'),
+    column: Prisma.raw('m.read_at'),
+  },
+};
+
 const columns = Prisma.raw(MESSAGE_COLUMNS.replace(/\bid\b/, 'id::text').replace('conversation_id', 'conversation_id::text'));
 
 export interface NewMessage {
@@ -123,38 +143,33 @@ export class MessagesRepository {
   }
 
   /** Marks the recipient's messages up to and including the target as delivered. */
-  async markDelivered(conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
-    const rows = await this.prisma.$queryRaw<Array<{ target_found: boolean; id: string | null; at: Date | null }>>`
-      WITH target AS (
-        SELECT seq FROM message WHERE id = ${targetMessageId}::uuid AND conversation_id = ${conversationId}::uuid
-      ), marked AS (
-        UPDATE message m SET delivered_at = statement_timestamp()
-        FROM target
-        WHERE m.conversation_id = ${conversationId}::uuid AND m.recipient_id = ${recipientId}
-          AND m.delivered_at IS NULL AND m.seq <= target.seq
-        RETURNING m.id, m.seq, m.delivered_at
-      )
-      SELECT EXISTS (SELECT 1 FROM target) AS target_found, newest.id::text, newest.delivered_at AS at
-      FROM (SELECT 1) AS one
-      LEFT JOIN LATERAL (SELECT id, delivered_at FROM marked ORDER BY seq DESC LIMIT 1) newest ON true`;
-    return toOutcome(rows[0]);
+  markDelivered(conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
+    return this.mark(MARKS.delivered, conversationId, recipientId, targetMessageId);
   }
 
   /** Marks the recipient's messages up to and including the target as read, and delivered if not yet. */
-  async markRead(conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
+  markRead(conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
+    return this.mark(MARKS.read, conversationId, recipientId, targetMessageId);
+  }
+
+  /**
+   * One receipt statement: finds the target's seq, stamps every unmarked message addressed to the
+   * recipient up to it with the statement's one timestamp, and returns the newest one stamped.
+   */
+  private async mark(kind: Mark, conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
     const rows = await this.prisma.$queryRaw<Array<{ target_found: boolean; id: string | null; at: Date | null }>>`
       WITH target AS (
         SELECT seq FROM message WHERE id = ${targetMessageId}::uuid AND conversation_id = ${conversationId}::uuid
       ), marked AS (
-        UPDATE message m SET read_at = statement_timestamp(), delivered_at = COALESCE(m.delivered_at, statement_timestamp())
+        UPDATE message m SET ${kind.set}
         FROM target
         WHERE m.conversation_id = ${conversationId}::uuid AND m.recipient_id = ${recipientId}
-          AND m.read_at IS NULL AND m.seq <= target.seq
-        RETURNING m.id, m.seq, m.read_at
+          AND ${kind.unmarked} AND m.seq <= target.seq
+        RETURNING m.id, m.seq, ${kind.column} AS at
       )
-      SELECT EXISTS (SELECT 1 FROM target) AS target_found, newest.id::text, newest.read_at AS at
+      SELECT EXISTS (SELECT 1 FROM target) AS target_found, newest.id::text, newest.at
       FROM (SELECT 1) AS one
-      LEFT JOIN LATERAL (SELECT id, read_at FROM marked ORDER BY seq DESC LIMIT 1) newest ON true`;
+      LEFT JOIN LATERAL (SELECT id, at FROM marked ORDER BY seq DESC LIMIT 1) newest ON true`;
     return toOutcome(rows[0]);
   }
 }
