@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type http from 'node:http';
 import type net from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -18,6 +19,8 @@ import { MessagingIoAdapter } from './websocket/messaging-io.adapter.js';
 
 /** How long shutdown waits for received work to be stored and answered (CONTRACT §7: exit within 10 s). */
 const DRAIN_TIMEOUT_MS = 5000;
+/** How long start-up waits for the Socket.IO adapter's Redis connections before serving anyway. */
+const ADAPTER_REDIS_WAIT_MS = 3000;
 
 export interface RunningServer {
   app: INestApplication;
@@ -26,7 +29,15 @@ export interface RunningServer {
   grpcAddress: string;
   /** Which parts run embedded (and so which demo affordances apply). */
   embedded: { database: boolean; connections: boolean; devSecret: boolean };
-  close(): Promise<void>;
+  /**
+   * Shuts down as CONTRACT §7 asks: readiness (HTTP and gRPC health) turns 503 / NOT_SERVING and new
+   * sockets are refused at once; for `graceMs` everything else goes on being served, so that load
+   * balancers polling readiness stop sending work while this instance still answers; then new
+   * events are refused (UNAVAILABLE, nothing stored), received ones are stored and acknowledged,
+   * every connection is closed so that clients reconnect elsewhere, and the rest stops.
+   * main.ts passes SHUTDOWN_GRACE_MS; tests and embedders close at once by default.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -73,21 +84,39 @@ export async function startServer(config: AppConfig, logger: Logger = createLogg
       cors: resolved.cors.kind === 'any' ? { origin: true, credentials: true } : { origin: resolved.cors.origins, credentials: true },
     });
     cleanups.push(() => app.close());
-    app.useWebSocketAdapter(new MessagingIoAdapter(app, resolved));
+    const ioAdapter = new MessagingIoAdapter(app, resolved);
+    app.useWebSocketAdapter(ioAdapter);
     app.connectMicroservice(grpcOptions(resolved.host, resolved.grpcPort, lifecycle), { inheritAppConfig: true });
+    await app.init();
+    if (resolved.redisUrl && !(await ioAdapter.redisReady(ADAPTER_REDIS_WAIT_MS))) {
+      logger.warn('Redis is not reachable yet: broadcasts stay on this instance until it is');
+    }
     await app.startAllMicroservices();
     await app.listen(resolved.port, resolved.host);
     const address = app.getHttpServer().address() as net.AddressInfo;
+    let closing: Promise<void> | undefined;
     const running: RunningServer = {
       app,
       config: resolved,
       httpUrl: `http://${loopbackFor(resolved.host)}:${address.port}`,
       grpcAddress: `${loopbackFor(resolved.host)}:${resolved.grpcPort}`,
       embedded: { database: !config.databaseUrl, connections: !config.connectionsGrpcUrl, devSecret },
-      close: async () => {
-        lifecycle.beginShutdown();
-        if (!(await lifecycle.drained(DRAIN_TIMEOUT_MS))) logger.warn('shutdown: some requests were still running after the drain timeout');
-        await cleanUp();
+      close: async (graceMs = 0) => {
+        if (closing) return closing;
+        closing = (async () => {
+          lifecycle.beginShutdown();
+          if (graceMs > 0) await new Promise((resolve) => setTimeout(resolve, graceMs));
+          ioAdapter.refuseNewEvents();
+          if (!(await lifecycle.drained(DRAIN_TIMEOUT_MS))) logger.warn('shutdown: some requests were still running after the drain timeout');
+          ioAdapter.closeConnections();
+          // Stop listening, then drop keep-alive HTTP connections (a load balancer's health checks,
+          // scrapers): as long as one of them keeps asking, the server's close() never completes.
+          const httpServer = app.getHttpServer() as http.Server;
+          httpServer.close();
+          httpServer.closeAllConnections();
+          await cleanUp();
+        })();
+        return closing;
       },
     };
     return running;

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       process.exit(0);
     }, SHUTDOWN_DEADLINE_MS).unref();
     server
-      .close()
+      .close(config.shutdownGraceMs)
       .then(() => stopTracing?.())
       .then(
       () => process.exit(0),

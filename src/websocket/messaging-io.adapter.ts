@@ -1,20 +1,61 @@
-import type { INestApplicationContext } from '@nestjs/common';
+import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
+import type { MessageMappingProperties } from '@nestjs/websockets';
 import { createAdapter as createPubSubAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { Redis } from 'ioredis';
-import type { Server, ServerOptions } from 'socket.io';
+import type { Observable } from 'rxjs';
+import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import type { AppConfig, CorsPolicy } from '../config/config.js';
+import type { AckResult } from '../contract/socket-contract.js';
 
 /** CONTRACT §3: a larger frame closes that one socket. */
 export const MAX_FRAME_BYTES = 64 * 1024;
 
+type ClusterAdapter = ReturnType<ReturnType<typeof createPubSubAdapter>> | ReturnType<ReturnType<typeof createStreamsAdapter>>;
+type BroadcastOptions = Parameters<ClusterAdapter['broadcast']>[1];
+
+/**
+ * Options of every Redis connection of the adapter (docs/operations.md, "Redis outage"):
+ * - commands wait in the offline queue until Redis answers again (`maxRetriesPerRequest: null`), so
+ *   that subscriptions and the streams adapter's XREAD loop survive an outage of any length
+ *   (a SUBSCRIBE dropped at start-up would leave the instance deaf for good);
+ * - nothing else piles up there, because broadcasts go local-only while the publishing connection
+ *   is not ready (see `localWhileRedisIsAway`);
+ * - reconnection is retried at least every second, so cross-instance delivery resumes within about
+ *   a second of Redis coming back.
+ */
+const ADAPTER_REDIS_OPTIONS = {
+  maxRetriesPerRequest: null,
+  enableOfflineQueue: true,
+  connectTimeout: 2000,
+  retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
+} as const;
+
+/**
+ * A connection whose failed commands never become unhandled rejections: the adapters publish
+ * fire-and-forget (`pubClient.publish(...)` with nothing attached), and an unhandled rejection ends
+ * a Node process. Callers that do await a command still see its error.
+ */
+class AdapterRedis extends Redis {
+  override sendCommand(...args: Parameters<Redis['sendCommand']>): unknown {
+    const result = super.sendCommand(...args);
+    if (result instanceof Promise) result.catch(() => undefined);
+    return result;
+  }
+}
+
 /**
  * Socket.IO server options of the contract, and the Redis adapter that makes rooms (and so every
- * broadcast) span all instances when REDIS_URL is set.
+ * broadcast) span all instances when REDIS_URL is set. It also carries the Socket.IO side of
+ * shutdown (CONTRACT §7): refusing new events while received ones drain, then closing the
+ * connections so that clients reconnect to another instance.
  */
 export class MessagingIoAdapter extends IoAdapter {
   private readonly redisClients: Redis[] = [];
+  private readonly servers: Server[] = [];
+  private refusing = false;
+  private readonly handlerLogger = new Logger('MessagingIoAdapter');
 
   constructor(
     app: INestApplicationContext,
@@ -31,24 +72,138 @@ export class MessagingIoAdapter extends IoAdapter {
       allowRequest: (request, callback) => callback(null, isAllowedOrigin(this.config.cors, request.headers.origin)),
     } as ServerOptions) as Server;
     if (this.config.redisUrl) server.adapter(this.redisAdapter(this.config.redisUrl));
+    server.of('/').on('connection', (socket: Socket) => socket.use((packet, next) => (this.refusing ? refuse(packet) : next())));
+    this.servers.push(server);
     return server;
+  }
+
+  /**
+   * The gateway's handlers bound to each socket as plain listeners. Nest's own binding builds an
+   * RxJS pipeline per handler per socket (fromEvent, mergeMap, takeUntil(disconnect)), which is
+   * kept for the socket's whole life: measured at about 48 KiB of heap per idle socket against
+   * about 14 KiB this way (docs/scaling.md). Behaviour is Nest's: the payload and the ack are split
+   * the same way, a handler's result goes to the ack (or is emitted when it names an `event`),
+   * and a failing handler is logged without touching the socket's other events.
+   */
+  override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
+    for (const { message, callback, isAckHandledManually } of handlers) {
+      socket.on(String(message), (...args: unknown[]) => {
+        // As rxjs fromEvent hands them to Nest's binding: one argument alone, several as an array.
+        const { data, ack } = this.mapPayload(args.length === 1 ? args[0] : args);
+        let response$: Observable<unknown>;
+        try {
+          response$ = transform(callback(data, ack));
+        } catch (error) {
+          this.handlerLogger.error(error);
+          return;
+        }
+        response$.subscribe({
+          next: (response) => {
+            if (response === null || response === undefined) return;
+            const named = response as { event?: string; data?: unknown };
+            if (named.event) socket.emit(named.event, named.data);
+            else if (!isAckHandledManually && typeof ack === 'function') (ack as (value: unknown) => void)(response);
+          },
+          error: (error: unknown) => this.handlerLogger.error(error),
+        });
+      });
+    }
   }
 
   override async close(server: Server): Promise<void> {
     await super.close(server);
-    await Promise.all(this.redisClients.map((client) => client.quit().catch(() => client.disconnect())));
+    await Promise.all(this.redisClients.splice(0).map(closeRedis));
+  }
+
+  /**
+   * Resolves once every Redis connection of the adapter is ready, or after `timeoutMs` (false then:
+   * the instance starts anyway, delivering locally until Redis answers, and readiness says so).
+   */
+  async redisReady(timeoutMs: number): Promise<boolean> {
+    const ready = (client: Redis) =>
+      client.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => client.once('ready', () => resolve()));
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([
+      Promise.all(this.redisClients.map(ready)).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return result;
+  }
+
+  /** Shutdown: every client event from now on is answered UNAVAILABLE (nothing stored; the client retries elsewhere). */
+  refuseNewEvents(): void {
+    this.refusing = true;
+  }
+
+  /**
+   * Shutdown: closes every connection of this instance at the transport level. Clients see
+   * "transport close" and reconnect by themselves (a server-side disconnect would not make
+   * socket.io-client reconnect); writes still buffered (acknowledgements) are flushed first.
+   */
+  closeConnections(): void {
+    for (const server of this.servers) for (const socket of server.of('/').sockets.values()) socket.conn.close();
   }
 
   private redisAdapter(url: string) {
     const client = (name: string) => {
-      const redis = new Redis(url, { connectionName: name, retryStrategy: (attempt) => Math.min(100 * attempt, 2000) });
+      const redis = new AdapterRedis(url, { ...ADAPTER_REDIS_OPTIONS, connectionName: name });
       redis.on('error', () => undefined);
       this.redisClients.push(redis);
       return redis;
     };
-    if (this.config.socketAdapter === 'redis-streams') return createStreamsAdapter(client('messaging-io-streams'));
-    return createPubSubAdapter(client('messaging-io-pub'), client('messaging-io-sub'), { key: 'messaging.io' });
+    if (this.config.socketAdapter === 'redis-streams') {
+      const redis = client('messaging-io-streams');
+      return localWhileRedisIsAway(createStreamsAdapter(redis), redis);
+    }
+    const publisher = client('messaging-io-pub');
+    return localWhileRedisIsAway(createPubSubAdapter(publisher, client('messaging-io-sub'), { key: 'messaging.io' }), publisher);
   }
+}
+
+/**
+ * While the publishing connection is not ready (Redis down, or not reached yet), broadcasts reach
+ * this instance's sockets at once and no other instance: other instances' sockets get what they
+ * missed through catch-up when they reconnect (CONTRACT §3.3). Without this, the streams adapter
+ * would hold even local delivery until its XADD is answered, and either adapter would queue every
+ * broadcast in memory for as long as Redis is away. Server-side emits are dropped meanwhile.
+ */
+function localWhileRedisIsAway(factory: (nsp: Namespace) => ClusterAdapter, publisher: Redis) {
+  // A plain function: Socket.IO calls the adapter constructor with `new`.
+  return function (nsp: Namespace): ClusterAdapter {
+    const adapter = factory(nsp);
+    const broadcast = adapter.broadcast.bind(adapter);
+    const serverSideEmit = adapter.serverSideEmit.bind(adapter);
+    adapter.broadcast = (packet: unknown, opts: BroadcastOptions) =>
+      broadcast(packet, publisher.status === 'ready' ? opts : { ...opts, flags: { ...opts.flags, local: true } });
+    adapter.serverSideEmit = (packet: unknown[]) => {
+      if (publisher.status === 'ready') return serverSideEmit(packet);
+      const ack = packet.at(-1);
+      if (typeof ack === 'function') (ack as (error: Error, responses: unknown[]) => void)(new Error('Redis is unreachable'), []);
+    };
+    return adapter;
+  };
+}
+
+/**
+ * QUIT when Redis answers (what was sent is flushed first); otherwise, or when QUIT gets no answer
+ * within a second, just drop the connection. A QUIT queued behind commands that wait for Redis
+ * (an UNSUBSCRIBE issued by the adapter's close, say) would otherwise hold shutdown until the hard
+ * deadline during a Redis outage.
+ */
+async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([client.quit().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+    clearTimeout(timer);
+  }
+  client.disconnect();
+}
+
+function refuse(packet: unknown[]): void {
+  const ack = packet.at(-1);
+  const refusal: AckResult<never> = { ok: false, error: { code: 'UNAVAILABLE', message: 'this instance is shutting down; retry' } };
+  if (typeof ack === 'function') (ack as (result: AckResult<never>) => void)(refusal);
 }
 
 /** Requests without an Origin header come from non-browser clients and are not subject to CORS. */

@@ -50,3 +50,72 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     },
   };
 }
+
+export interface TestCluster {
+  /** The running instances, in start order; a stopped one stays in place (see `stop`). */
+  instances: RunningServer[];
+  /** Each instance's HTTP + Socket.IO base URL, by index. */
+  urls: string[];
+  /** The one Connections service every instance asks. */
+  graph: ConnectionsGraph;
+  connections: RunningConnectionsServer;
+  redisUrl: string;
+  token(userId: string, options?: { ttlSeconds?: number }): Promise<string>;
+  /** Shuts one instance down: the SIGTERM sequence without the grace period (the others go on). */
+  stop(index: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * `count` instances of the whole service behind no load balancer, as production runs them: one
+ * database, one Redis (the shared test Redis unless `redisUrl` is given), one Connections service.
+ * Tests put each socket on the instance they choose through `urls[i]`. Socket.IO adapter traffic
+ * of concurrently running test files shares the Redis channels, which is harmless: every
+ * broadcast goes to a `user:<id>` room and user ids are unique per test (factories.userId()).
+ */
+export async function startCluster(count: number, env: Record<string, string> = {}, options: { redisUrl?: string } = {}): Promise<TestCluster> {
+  const graph = new ConnectionsGraph();
+  const connections = await startConnectionsServer(graph);
+  const redisUrl = options.redisUrl ?? REDIS_URL;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    GRPC_PORT: '0',
+    DATABASE_URL: inject('databaseUrl'),
+    CONNECTIONS_GRPC_URL: connections.url,
+    REDIS_URL: redisUrl,
+    JWT_SECRET: TEST_JWT_SECRET,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  });
+  const instances: RunningServer[] = [];
+  const stopped = new Set<number>();
+  try {
+    // One after the other: each runs the (idempotent) migration check against the shared database.
+    for (let i = 0; i < count; i++) instances.push(await startServer(config, createLogger(config.logLevel)));
+  } catch (error) {
+    for (const instance of instances) await instance.close().catch(() => undefined);
+    await connections.stop();
+    throw error;
+  }
+  const stop = async (index: number) => {
+    if (stopped.has(index)) return;
+    stopped.add(index);
+    await instances[index]!.close();
+  };
+  return {
+    instances,
+    urls: instances.map((instance) => instance.httpUrl),
+    graph,
+    connections,
+    redisUrl,
+    token: (userId, tokenOptions) =>
+      signUserToken(TEST_JWT_SECRET, userId, { ...tokenOptions, issuer: config.jwt.issuer, audience: config.jwt.audience }),
+    stop,
+    close: async () => {
+      await Promise.all(instances.map((_, index) => stop(index)));
+      await connections.stop();
+    },
+  };
+}
