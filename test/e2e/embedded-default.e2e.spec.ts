@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/infrastructure/net/free-port.js';
+import { removeBuild } from '../support/processes.js';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
 import { TestClient } from '../support/socket-client.js';
 
@@ -14,6 +15,7 @@ describe('the embedded default', () => {
   afterAll(async () => {
     await running?.stop('SIGKILL');
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    removeBuild();
   });
 
   async function start(port: number, grpcPort: number) {

@@ -5,6 +5,7 @@ import { startConnectionsServer, type RunningConnectionsServer } from '../../src
 import { freePort } from '../../src/infrastructure/net/free-port.js';
 import { userId } from '../support/factories.js';
 import { createScratchDatabase, REDIS_URL } from '../support/services.js';
+import { removeBuild } from '../support/processes.js';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
 import { TestClient } from '../support/socket-client.js';
 import { TEST_JWT_SECRET } from '../support/test-app.js';
@@ -14,6 +15,7 @@ describe('the service as a process on real services', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
+    removeBuild();
   });
 
   it('migrates an empty database and serves, with DATABASE_URL, REDIS_URL and CONNECTIONS_GRPC_URL set', { timeout: 90_000 }, async () => {
@@ -60,7 +62,7 @@ describe('the service as a process on real services', () => {
     [{ DATABASE_URL: 'mysql://localhost/x' }, 'DATABASE_URL'],
   ])('refuses to start on bad configuration %o, naming %s', { timeout: 30_000 }, async (env, variable) => {
     const service = startServiceProcess(env as Record<string, string>);
-    const code = await service.exited;
+    const { code } = await service.exited;
     expect(code).toBe(1);
     expect(service.output()).toContain(variable);
   });
