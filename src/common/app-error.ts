@@ -17,7 +17,12 @@ export class AppError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
+    // No stack: an AppError is an answer to the caller, not a bug, and capturing a stack cost
+    // about 10 µs per refused event under a flood (docs/performance.md). A wrapped cause keeps its own.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message, options);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'AppError';
   }
 
@@ -41,14 +46,26 @@ export function toAppError(error: unknown): AppError {
 
 const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'P1001', 'P1002', 'P1017', 'P2024', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
 
+/**
+ * Walks the error and its causes. A failed raw query through Prisma's driver adapter (P2010) does
+ * not chain the driver's error as `cause` but puts it in `meta.driverAdapterError`, whose own
+ * `cause.kind` says `ConnectionClosed` when PostgreSQL went away: followed too.
+ */
 function isDependencyOutage(error: unknown): boolean {
   for (let current = error, depth = 0; current && depth < 6; depth++) {
-    const candidate = current as { code?: unknown; kind?: unknown; message?: unknown; cause?: unknown; originalCode?: unknown };
+    const candidate = current as {
+      code?: unknown;
+      kind?: unknown;
+      message?: unknown;
+      cause?: unknown;
+      originalCode?: unknown;
+      meta?: { driverAdapterError?: unknown };
+    };
     if (typeof candidate.code === 'string' && OUTAGE_CODES.has(candidate.code)) return true;
     if (typeof candidate.originalCode === 'string' && OUTAGE_CODES.has(candidate.originalCode)) return true;
     if (candidate.kind === 'DatabaseNotReachable' || candidate.kind === 'ConnectionClosed' || candidate.kind === 'SocketTimeout') return true;
     if (typeof candidate.message === 'string' && /Connection terminated|connection timeout|ECONNREFUSED|Can't reach database/i.test(candidate.message)) return true;
-    current = candidate.cause;
+    current = candidate.cause ?? candidate.meta?.driverAdapterError;
   }
   return false;
 }

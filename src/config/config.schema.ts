@@ -40,6 +40,10 @@ export const environmentSchema = z.object({
   MAX_SOCKETS_PER_USER: positiveInt.default(10),
   // Shutdown keeps serving this long after readiness turns 503 (docs/operations.md); within the 10 s of CONTRACT §7.
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(5000).default(500),
+  // Socket.IO heartbeat: a client that answers no ping for interval + timeout is dropped (its typing
+  // indicator with it). Socket.IO's own defaults.
+  SOCKET_PING_INTERVAL_MS: positiveInt.min(100).max(300_000).default(25_000),
+  SOCKET_PING_TIMEOUT_MS: positiveInt.min(100).max(300_000).default(20_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEMO_UI: z.enum(['true', 'false']).optional(),
 });

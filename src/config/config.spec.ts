@@ -27,6 +27,8 @@ describe('loadConfig', () => {
       rateLimitMessagesPerSecond: 10,
       dataDir: './.data',
       maxSocketsPerUser: 10,
+      socketPingIntervalMs: 25_000,
+      socketPingTimeoutMs: 20_000,
       logLevel: 'info',
       demoUi: true,
       cors: { kind: 'any' },
@@ -50,6 +52,8 @@ describe('loadConfig', () => {
     ['MESSAGE_MAX_LENGTH', 'many'],
     ['RATE_LIMIT_MESSAGES_PER_SECOND', '0'],
     ['MAX_SOCKETS_PER_USER', '-3'],
+    ['SOCKET_PING_INTERVAL_MS', '10'],
+    ['SOCKET_PING_TIMEOUT_MS', 'soon'],
     ['LOG_LEVEL', 'loud'],
     ['NODE_ENV', 'staging'],
   ])('stops on a bad %s (%s) and names it', (variable, value) => {

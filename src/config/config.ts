@@ -25,6 +25,9 @@ export interface AppConfig {
   maxSocketsPerUser: number;
   /** After SIGTERM, how long readiness says 503 while everything is still served (main.ts). */
   shutdownGraceMs: number;
+  /** Socket.IO pings every socket this often, and drops one that has not answered within the timeout. */
+  socketPingIntervalMs: number;
+  socketPingTimeoutMs: number;
   logLevel: Environment['LOG_LEVEL'];
   demoUi: boolean;
 }
@@ -73,6 +76,8 @@ export function loadConfig(source: NodeJS.ProcessEnv): AppConfig {
     dataDir: env.DATA_DIR,
     maxSocketsPerUser: env.MAX_SOCKETS_PER_USER,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    socketPingIntervalMs: env.SOCKET_PING_INTERVAL_MS,
+    socketPingTimeoutMs: env.SOCKET_PING_TIMEOUT_MS,
     logLevel: env.LOG_LEVEL,
     demoUi: env.DEMO_UI ? env.DEMO_UI === 'true' : !production,
   };

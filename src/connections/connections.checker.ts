@@ -88,7 +88,9 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
     const ttl = connected ? this.config.connectionsCacheTtlMs : this.config.connectionsNegativeCacheTtlMs;
     const value = encode(connected, Date.now() + ttl);
     this.local.setSync(key, value, ttl);
-    await this.shared?.set(key, value, ttl).catch(() => undefined);
+    // Shared with the other instances without waiting: a Redis that does not answer must not hold
+    // the action that asked (docs/reliability.md, "Redis frozen").
+    void this.shared?.set(key, value, ttl).catch(() => undefined);
     return connected;
   }
 

@@ -5,7 +5,10 @@ import { z } from 'zod';
  * stripped; `null` is read as "absent" for optional fields, as careful clients may send either.
  */
 const id = z.uuid({ message: 'must be a UUID' });
-const userId = z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
+/** PostgreSQL text cannot hold U+0000: a stored string with one is refused here, not by the database (INTERNAL). */
+const NO_NUL = { message: 'must not contain U+0000' } as const;
+const storable = (value: string) => !value.includes('\u0000');
+const userId = z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters').refine(storable, NO_NUL);
 const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((value) => value ?? undefined);
 const pageSize = z.number().int('must be an integer').min(1, 'must be at least 1');
 const cursor = z.string().min(1).max(512);
@@ -13,8 +16,8 @@ const cursor = z.string().min(1).max(512);
 export const startConversationSchema = z.object({ participantId: userId });
 export const sendMessageSchema = z.object({
   conversationId: id,
-  text: z.string(),
-  clientMessageId: optional(z.string().min(1).max(128)),
+  text: z.string().refine(storable, NO_NUL),
+  clientMessageId: optional(z.string().min(1).max(128).refine(storable, NO_NUL)),
 });
 export const markAsDeliveredSchema = z.object({ conversationId: id, lastDeliveredMessageId: id });
 export const markAsReadSchema = z.object({ conversationId: id, lastReadMessageId: id });

@@ -8,6 +8,8 @@ import type { Observable } from 'rxjs';
 import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import type { AppConfig, CorsPolicy } from '../config/config.js';
 import type { AckResult } from '../contract/socket-contract.js';
+import { Metrics } from '../infrastructure/observability/metrics.js';
+import { coalesceWrites } from './coalesced-writes.js';
 
 /** CONTRACT §3: a larger frame closes that one socket. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -21,7 +23,7 @@ type BroadcastOptions = Parameters<ClusterAdapter['broadcast']>[1];
  *   that subscriptions and the streams adapter's XREAD loop survive an outage of any length
  *   (a SUBSCRIBE dropped at start-up would leave the instance deaf for good);
  * - nothing else piles up there, because broadcasts go local-only while the publishing connection
- *   is not ready (see `localWhileRedisIsAway`);
+ *   is not ready, or is open but not answering (see `localWhileRedisIsAway`);
  * - reconnection is retried at least every second, so cross-instance delivery resumes within about
  *   a second of Redis coming back.
  */
@@ -33,15 +35,47 @@ const ADAPTER_REDIS_OPTIONS = {
 } as const;
 
 /**
+ * How long the publishing connection's oldest unanswered command may wait before the connection
+ * counts as away although it is open (Redis frozen or overloaded, packets dropped on the way), and
+ * how many unanswered commands it may hold at most. Either way broadcasts then go local-only, so
+ * that the backlog stops growing instead of holding every broadcast for as long as Redis is silent
+ * (docs/reliability.md, "Redis frozen").
+ */
+const PUBLISH_STALL_MS = 1000;
+const MAX_UNANSWERED_COMMANDS = 10_000;
+
+/**
  * A connection whose failed commands never become unhandled rejections: the adapters publish
  * fire-and-forget (`pubClient.publish(...)` with nothing attached), and an unhandled rejection ends
- * a Node process. Callers that do await a command still see its error.
+ * a Node process. Callers that do await a command still see its error. It also knows which of its
+ * commands still wait for an answer, and since when.
  */
 class AdapterRedis extends Redis {
+  /** Send time of every command still waiting for its reply, in sending order. */
+  private readonly unanswered = new Map<number, number>();
+  private sent = 0;
+
   override sendCommand(...args: Parameters<Redis['sendCommand']>): unknown {
     const result = super.sendCommand(...args);
-    if (result instanceof Promise) result.catch(() => undefined);
+    if (result instanceof Promise) {
+      const id = this.sent++;
+      this.unanswered.set(id, performance.now());
+      const settle = () => void this.unanswered.delete(id);
+      result.then(settle, settle);
+    }
     return result;
+  }
+
+  get unansweredCommands(): number {
+    return this.unanswered.size;
+  }
+
+  /** Connected, and answering: no command has waited longer than PUBLISH_STALL_MS, nor too many. */
+  get answering(): boolean {
+    if (this.status !== 'ready') return false;
+    if (this.unanswered.size >= MAX_UNANSWERED_COMMANDS) return false;
+    const oldest = this.unanswered.values().next();
+    return oldest.done === true || performance.now() - oldest.value < PUBLISH_STALL_MS;
   }
 }
 
@@ -52,13 +86,13 @@ class AdapterRedis extends Redis {
  * connections so that clients reconnect to another instance.
  */
 export class MessagingIoAdapter extends IoAdapter {
-  private readonly redisClients: Redis[] = [];
+  private readonly redisClients: AdapterRedis[] = [];
   private readonly servers: Server[] = [];
   private refusing = false;
   private readonly handlerLogger = new Logger('MessagingIoAdapter');
 
   constructor(
-    app: INestApplicationContext,
+    private readonly app: INestApplicationContext,
     private readonly config: AppConfig,
   ) {
     super(app);
@@ -68,10 +102,16 @@ export class MessagingIoAdapter extends IoAdapter {
     const server = super.createIOServer(port, {
       ...options,
       maxHttpBufferSize: MAX_FRAME_BYTES,
+      pingInterval: this.config.socketPingIntervalMs,
+      pingTimeout: this.config.socketPingTimeoutMs,
       cors: this.config.cors.kind === 'any' ? { origin: true, credentials: true } : { origin: this.config.cors.origins, credentials: true },
       allowRequest: (request, callback) => callback(null, isAllowedOrigin(this.config.cors, request.headers.origin)),
     } as ServerOptions) as Server;
-    if (this.config.redisUrl) server.adapter(this.redisAdapter(this.config.redisUrl));
+    if (this.config.redisUrl) {
+      server.adapter(this.redisAdapter(this.config.redisUrl));
+      this.app.get(Metrics, { strict: false }).adapterBacklog = () => this.redisClients.reduce((sum, client) => sum + client.unansweredCommands, 0);
+    }
+    this.httpServer?.on('connection', coalesceWrites);
     server.of('/').on('connection', (socket: Socket) => socket.use((packet, next) => (this.refusing ? refuse(packet) : next())));
     this.servers.push(server);
     return server;
@@ -162,22 +202,23 @@ export class MessagingIoAdapter extends IoAdapter {
 }
 
 /**
- * While the publishing connection is not ready (Redis down, or not reached yet), broadcasts reach
+ * While the publishing connection is not ready (Redis down, or not reached yet) or not answering
+ * (Redis frozen: see PUBLISH_STALL_MS), broadcasts reach
  * this instance's sockets at once and no other instance: other instances' sockets get what they
  * missed through catch-up when they reconnect (CONTRACT §3.3). Without this, the streams adapter
  * would hold even local delivery until its XADD is answered, and either adapter would queue every
  * broadcast in memory for as long as Redis is away. Server-side emits are dropped meanwhile.
  */
-function localWhileRedisIsAway(factory: (nsp: Namespace) => ClusterAdapter, publisher: Redis) {
+function localWhileRedisIsAway(factory: (nsp: Namespace) => ClusterAdapter, publisher: AdapterRedis) {
   // A plain function: Socket.IO calls the adapter constructor with `new`.
   return function (nsp: Namespace): ClusterAdapter {
     const adapter = factory(nsp);
     const broadcast = adapter.broadcast.bind(adapter);
     const serverSideEmit = adapter.serverSideEmit.bind(adapter);
     adapter.broadcast = (packet: unknown, opts: BroadcastOptions) =>
-      broadcast(packet, publisher.status === 'ready' ? opts : { ...opts, flags: { ...opts.flags, local: true } });
+      broadcast(packet, publisher.answering ? opts : { ...opts, flags: { ...opts.flags, local: true } });
     adapter.serverSideEmit = (packet: unknown[]) => {
-      if (publisher.status === 'ready') return serverSideEmit(packet);
+      if (publisher.answering) return serverSideEmit(packet);
       const ack = packet.at(-1);
       if (typeof ack === 'function') (ack as (error: Error, responses: unknown[]) => void)(new Error('Redis is unreachable'), []);
     };

@@ -51,6 +51,14 @@ export class Metrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  /** Set by the Socket.IO adapter when it runs on Redis: how many of its commands Redis has not answered yet. */
+  adapterBacklog: () => number = () => 0;
+  readonly adapterPendingCommands: Gauge = new Gauge({
+    name: 'messaging_socket_adapter_redis_pending_commands',
+    help: 'Commands (publishes) of the Socket.IO Redis adapter still waiting for Redis to answer; bounded: broadcasts stay local while Redis does not answer',
+    registers: [this.registry],
+    collect: (): void => this.adapterPendingCommands.set(this.adapterBacklog()),
+  });
   readonly breakerState = new Gauge({
     name: 'messaging_connections_breaker_state',
     help: 'Circuit breaker around the Connections service: 0 closed, 1 half-open, 2 open',
