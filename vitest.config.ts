@@ -44,6 +44,37 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        plugins: [compiler],
+        test: {
+          // Faults and hostile input (test/reliability, docs/reliability.md). It measures latencies,
+          // so it runs after the other projects, one file at a time.
+          name: 'reliability',
+          include: ['test/reliability/**/*.spec.ts'],
+          globalSetup: ['./test/support/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 1 },
+          maxWorkers: 1,
+        },
+      },
+      // The long fault runs (test/chaos): only with CHAOS=1, which `npm run test:chaos` sets.
+      ...(process.env.CHAOS === '1'
+        ? [
+            {
+              plugins: [compiler],
+              test: {
+                name: 'chaos',
+                include: ['test/chaos/**/*.spec.ts'],
+                globalSetup: ['./test/support/global-setup.ts'],
+                testTimeout: 600_000,
+                hookTimeout: 120_000,
+                sequence: { groupOrder: 2 },
+                maxWorkers: 1,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

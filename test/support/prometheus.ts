@@ -10,7 +10,15 @@ export function sample(text: string, name: string, labels: Record<string, string
   return undefined;
 }
 
+/** GET /metrics; retried, since a kept-alive connection the server has just closed fails once ("other side closed"). */
 export async function scrape(httpUrl: string): Promise<string> {
-  const response = await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(2000) });
-  return response.text();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(2000) });
+      return await response.text();
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }

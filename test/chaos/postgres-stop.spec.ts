@@ -1,0 +1,8 @@
+import { describe, it } from 'vitest';
+import { postgresStop } from '../support/scenarios/postgres-stop.js';
+
+describe('PostgreSQL stopped in immediate mode under load (chaos)', () => {
+  it('a 15 s outage at 200 msg/s: no ack without a commit, UNAVAILABLE throughout, recovery within 5 s', async () => {
+    await postgresStop({ label: '15 s at 200 msg/s', outageMs: 15_000, pairs: 10, perUserRate: 10 });
+  });
+});

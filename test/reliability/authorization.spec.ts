@@ -1,0 +1,8 @@
+import { describe, it } from 'vitest';
+import { authorizationProperty } from '../support/scenarios/authorization.js';
+
+describe('authorization: a property over random user × conversation pairs', () => {
+  it('refuses every event and RPC of 1,000 non-participants, writes 0 rows and leaks 0 events', async () => {
+    await authorizationProperty({ pairs: 1000, users: 400, conversations: 60 });
+  });
+});
