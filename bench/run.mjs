@@ -1,0 +1,763 @@
+#!/usr/bin/env node
+// The benchmark suite (issue #6): `npm run bench` (full) or `npm run bench -- --quick`.
+// See docs/performance.md for the method and the latest results.
+//
+// Options: --quick            scaled-down run (< 2 minutes)
+//          --no-build         use the existing dist/ instead of `npm run build`
+//          --only=a,b         run only these scenarios: relay, lowrate, latency, throughput,
+//                             sweep, history, sockets, redis
+//          --generators=N     load-generator processes (default 3)
+//          --profile          CPU-profile the single-instance service during the
+//                             closed-loop steps (bench/results/profiles/)
+//          --sockets=N        idle sockets to open (default: 50,000 full, 2,000 quick)
+//          --no-write         print only; write no result files
+//          --no-docs          do not update docs/performance.md (full runs update it)
+import { execFileSync, execSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { randomBytes } from 'node:crypto';
+import { databaseUrl, ensureHistoryDatabase, HISTORY_CONVERSATION_ID, HISTORY_USERS, LIST_OWNER, listOrder, recreateDatabase, SEED, serverVersions } from './lib/db.mjs';
+import { GeneratorPool } from './lib/pool.mjs';
+import { machineCpu, postgresCpuSeconds, readCpuSeconds, readMainThreadCpuSeconds, ROOT, startBareRelay, startService } from './lib/service.mjs';
+import { repositoryQuery } from './lib/sql.mjs';
+import { concat, round, summarize } from './lib/stats.mjs';
+import { signToken } from './lib/tokens.mjs';
+import { renderMarkdown, renderTable, updatePerformanceDoc } from './lib/report.mjs';
+import { summarizeProfile } from './lib/profile.mjs';
+
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(`--${name}`);
+const option = (name) => argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
+const QUICK = flag('quick');
+const ONLY = option('only')?.split(',');
+const wants = (scenario) => !ONLY || ONLY.includes(scenario);
+
+const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
+const LOAD_DB = process.env.BENCH_LOAD_DATABASE ?? 'messaging_bench';
+const HISTORY_DB = process.env.BENCH_HISTORY_DATABASE ?? 'messaging_bench_history';
+const JWT_SECRET = `bench-${randomBytes(24).toString('hex')}`;
+const P99_BUDGET_MS = 50;
+const FD_LIMIT_HEADROOM = 1500;
+
+const PLAN = QUICK
+  ? {
+      mode: 'quick',
+      generators: Number(option('generators') ?? 3),
+      warmupMs: 2000,
+      maxAttempts: 2,
+      retryBudgetMs: 45_000,
+      pairs: 500,
+      relayPairs: 100,
+      throughput: { variants: [{ pairs: 100, inflight: 1 }, { pairs: 100, inflight: 4 }], warmupMs: 1000, durationMs: 3000 },
+      sweep: { fractions: [0.4, 0.6, 0.8, 0.9, 1.0], warmupMs: 500, durationMs: 2000 },
+      latencyAt: { rate: 2000, pairs: 500, warmupMs: 1000, durationMs: 4000 },
+      lowRate: { rate: 100, pairs: 50, warmupMs: 500, durationMs: 3000 },
+      history: { concurrency: 16, pageSize: 50, warmupMs: 1000, durationMs: 2500 },
+      sockets: { count: 2000, generators: 2 },
+      redis: { pairs: 100, inflight: 4, warmupMs: 2000, durationMs: 3000 },
+    }
+  : {
+      mode: 'full',
+      generators: Number(option('generators') ?? 3),
+      warmupMs: 5000,
+      maxAttempts: 3,
+      retryBudgetMs: 3_600_000,
+      pairs: 1000,
+      relayPairs: 1000,
+      throughput: {
+        variants: [
+          { pairs: 100, inflight: 1 },
+          { pairs: 100, inflight: 4 },
+          { pairs: 1000, inflight: 1 },
+        ],
+        warmupMs: 2000,
+        durationMs: 10_000,
+      },
+      sweep: { fractions: [0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1], warmupMs: 1000, durationMs: 5000 },
+      latencyAt: { rate: 2000, pairs: 1000, warmupMs: 2000, durationMs: 15_000 },
+      lowRate: { rate: 100, pairs: 50, warmupMs: 1000, durationMs: 10_000 },
+      history: { concurrency: 16, pageSize: 50, warmupMs: 2000, durationMs: 10_000 },
+      sockets: { count: 50_000, generators: 5 },
+      redis: { pairs: 200, inflight: 4, warmupMs: 3000, durationMs: 10_000 },
+    };
+
+const started = performance.now();
+const log = (text) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
+
+const results = { meta: {}, plan: PLAN };
+const cleanups = [];
+let pool;
+
+async function main() {
+  if (!flag('no-build')) {
+    log('npm run build');
+    execSync('npm run build', { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  results.meta = await describeEnvironment();
+  const { ConnectionsGraph } = await import(path.join(ROOT, 'dist/infrastructure/embedded/connections-graph.js'));
+  const { startConnectionsServer } = await import(path.join(ROOT, 'dist/infrastructure/embedded/connections-server.js'));
+  const graph = new ConnectionsGraph();
+  for (let i = 0; i < PLAN.pairs; i++) graph.connect(...pairUsers('u', i));
+  for (let i = 0; i < PLAN.redis.pairs; i++) {
+    graph.connect(...pairUsers('r1-', i));
+    graph.connect(...pairUsers('r2-', i));
+  }
+  const connections = await startConnectionsServer(graph);
+  cleanups.push(() => connections.stop());
+  log(`Connections server on ${connections.url}`);
+
+  await recreateDatabase(ADMIN_URL, LOAD_DB);
+  const loadUrl = databaseUrl(ADMIN_URL, LOAD_DB);
+  const baseEnv = { DATABASE_URL: loadUrl, CONNECTIONS_GRPC_URL: connections.url, JWT_SECRET, MAX_SOCKETS_PER_USER: '10' };
+
+  pool = await GeneratorPool.start(PLAN.generators);
+  cleanups.push(() => pool.stop());
+  log(`${pool.size} load-generator processes`);
+
+  if (wants('relay')) await runRelay();
+  if (['lowrate', 'latency', 'throughput', 'sweep'].some(wants)) await runSingleInstance(baseEnv);
+  if (wants('history')) await runHistory({ ...baseEnv });
+  if (wants('sockets')) await runSockets(baseEnv);
+  if (wants('redis')) await runRedis(baseEnv);
+
+  results.summary = summary();
+  results.meta.interference = interference();
+  results.meta.durationSeconds = round((performance.now() - started) / 1000, 1);
+  process.stdout.write(`\n${renderTable(results)}\n`);
+  if (!flag('no-write')) writeResults();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+function pairUsers(prefix, index) {
+  return [`${prefix}${index}a`, `${prefix}${index}b`];
+}
+
+/** Pairs spread over the generators; both sockets of a pair live in one generator. */
+function pairsFor(generator, count, prefix, urlA, urlB = urlA) {
+  const pairs = [];
+  for (let i = generator; i < count; i += pool.size) {
+    const [a, b] = pairUsers(prefix, i);
+    pairs.push({ a, b, urlA, urlB });
+  }
+  return pairs;
+}
+
+async function connectPairs(set, count, prefix, mode, urlA, urlB) {
+  const t0 = performance.now();
+  await pool.each('connectPairs', (g) => ({ set, pairs: pairsFor(g, count, prefix, urlA, urlB), mode, secret: JWT_SECRET }));
+  log(`  ${count} pairs connected (${set}) in ${Math.round(performance.now() - t0)} ms`);
+}
+
+const closeSet = (set) => pool.each('closeSet', () => ({ set }));
+
+/** CPU seconds of the processes under test between two points, as a share of one core. */
+function cpuMeter(pids) {
+  const server = [pids.service ?? pids.relay].flat().filter(Boolean);
+  const read = () => ({
+    at: performance.now(),
+    machine: machineCpu(),
+    postgres: postgresCpuSeconds([LOAD_DB, HISTORY_DB]),
+    mainThreads: server.map((pid) => readMainThreadCpuSeconds(pid) ?? 0),
+    ...Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, [pid].flat().reduce((s, p) => s + (readCpuSeconds(p) ?? 0), 0)])),
+  });
+  const before = read();
+  return () => {
+    const after = read();
+    const wall = (after.at - before.at) / 1000;
+    const out = { machineBusyCores: round((after.machine.busy - before.machine.busy) / wall, 2), postgresCores: round((after.postgres - before.postgres) / wall, 2) };
+    let ours = out.postgresCores;
+    for (const key of Object.keys(pids)) {
+      out[`${key}Cores`] = round((after[key] - before[key]) / wall, 2);
+      ours += out[`${key}Cores`];
+    }
+    // Whatever else ran on the machine meanwhile (other work competes for the same two cores).
+    out.otherCores = round(Math.max(0, out.machineBusyCores - ours), 2);
+    // The busiest server event loop: at ~1.0 that process is CPU-bound whatever the cores say.
+    if (server.length) out.serverMainThreadCores = round(Math.max(...server.map((_, i) => (after.mainThreads[i] - before.mainThreads[i]) / wall)), 2);
+    return out;
+  };
+}
+
+function merge(parts) {
+  const windowMs = Math.max(...parts.map((p) => p.windowMs));
+  const completed = parts.reduce((s, p) => s + p.completed, 0);
+  const errors = {};
+  for (const part of parts) for (const [code, n] of Object.entries(part.errors ?? {})) errors[code] = (errors[code] ?? 0) + n;
+  return {
+    msgPerSec: Math.round(completed / (windowMs / 1000)),
+    completed,
+    windowMs: Math.round(windowMs),
+    latency: summarize(concat(parts.map((p) => p.latencies))),
+    ack: summarize(concat(parts.map((p) => p.ackLatencies ?? new Float64Array()))),
+    errors,
+    timeouts: parts.reduce((s, p) => s + (p.timeouts ?? 0), 0),
+    leftPending: parts.reduce((s, p) => s + (p.leftPending ?? 0), 0),
+    offered: parts.some((p) => p.offered !== undefined) ? Math.round(parts.reduce((s, p) => s + (p.offered ?? 0), 0) / (windowMs / 1000)) : undefined,
+    skipped: parts.reduce((s, p) => s + (p.skipped ?? 0), 0),
+  };
+}
+
+/**
+ * The machine may be shared: a step during which work outside the bench kept more than
+ * DISTURBED_CORES busy is measured again (within the plan's attempts and time budget), and the
+ * least disturbed attempt is kept. Every attempt's outside load is recorded.
+ */
+const DISTURBED_CORES = 0.3;
+async function leastDisturbed(measure) {
+  let best = await measure();
+  const outside = [best.cpu.otherCores];
+  while (best.cpu.otherCores > DISTURBED_CORES && outside.length < PLAN.maxAttempts && performance.now() - started < PLAN.retryBudgetMs) {
+    log(`  (${best.cpu.otherCores} cores busy outside the bench during that step; measuring it again)`);
+    await sleep(1000);
+    const next = await measure();
+    outside.push(next.cpu.otherCores);
+    if (next.cpu.otherCores < best.cpu.otherCores) best = next;
+  }
+  return { ...best, attempts: outside.length, outsideCoresPerAttempt: outside };
+}
+
+async function closedLoop(set, { pairs, inflight, warmupMs, durationMs }, pids, retry = true) {
+  const measure = async () => {
+    const cpu = cpuMeter(pids);
+    const parts = await pool.each('closedLoop', () => ({ set, pairs: Math.ceil(pairs / pool.size), inflight, warmupMs, durationMs }));
+    return withCpu({ pairs, inflight, ...merge(parts) }, cpu());
+  };
+  return retry ? leastDisturbed(measure) : measure();
+}
+
+async function openLoop(set, { rate, pairs, warmupMs, durationMs }, pids) {
+  return leastDisturbed(async () => {
+    const cpu = cpuMeter(pids);
+    const parts = await pool.each('openLoop', () => ({ set, pairs: Math.ceil(pairs / pool.size), rate: rate / pool.size, warmupMs, durationMs, maxOutstanding: Math.max(2000, Math.ceil(rate / pool.size)) }));
+    return withCpu({ rate, pairs, ...merge(parts) }, cpu());
+  });
+}
+
+/** CPU of the server process(es) per message, in µs (from its share of cores over the step). */
+function withCpu(run, cpu) {
+  const cores = cpu.serviceCores ?? cpu.relayCores;
+  return { ...run, cpu, serverCpuMicrosPerMessage: run.msgPerSec > 0 && cores !== undefined ? Math.round((cores * 1e6) / run.msgPerSec) : null };
+}
+
+function describeRun(label, run) {
+  const l = run.latency;
+  const errors = Object.keys(run.errors).length || run.timeouts ? ` errors=${JSON.stringify(run.errors)} timeouts=${run.timeouts}` : '';
+  log(`  ${label}: ${run.msgPerSec} msg/s${run.offered !== undefined ? ` (offered ${run.offered})` : ''}, p50 ${l.p50Ms} p95 ${l.p95Ms} p99 ${l.p99Ms} max ${l.maxMs} ms${errors}${run.cpu ? ` cpu ${JSON.stringify(run.cpu)}` : ''}`);
+}
+
+async function runRelay() {
+  log('bare Socket.IO relay (baseline)');
+  const relay = await startBareRelay();
+  cleanups.push(() => relay.stop());
+  await connectPairs('relay', PLAN.relayPairs, 'u', 'relay', relay.url);
+  results.relay = { variants: [] };
+  for (const variant of PLAN.throughput.variants) {
+    if (variant.pairs > PLAN.relayPairs) continue;
+    const run = await closedLoop('relay', { ...variant, warmupMs: PLAN.throughput.warmupMs, durationMs: PLAN.throughput.durationMs }, { relay: relay.pid, generators: pool.pids() });
+    describeRun(`relay ${variant.pairs} pairs × ${variant.inflight} in flight`, run);
+    results.relay.variants.push(run);
+  }
+  await closeSet('relay');
+  await relay.stop();
+}
+
+async function runSingleInstance(baseEnv) {
+  log('single instance (in-memory adapter)');
+  const service = await startService({ name: 'service', env: baseEnv, inspect: flag('profile') });
+  cleanups.push(() => service.stop());
+  const pids = { service: service.pid, generators: pool.pids() };
+  await connectPairs('svc', PLAN.pairs, 'u', 'service', service.url);
+  // A production instance is warm: a few seconds of traffic (not measured) let the JIT settle.
+  await closedLoop('svc', { pairs: 100, inflight: 2, warmupMs: 0, durationMs: PLAN.warmupMs }, pids, false);
+
+  if (wants('lowrate')) {
+    const run = await openLoop('svc', PLAN.lowRate, pids);
+    describeRun(`low rate ${PLAN.lowRate.rate} msg/s over ${PLAN.lowRate.pairs} pairs`, run);
+    results.lowRate = run;
+  }
+  if (wants('latency')) {
+    const run = await openLoop('svc', PLAN.latencyAt, pids);
+    describeRun(`${PLAN.latencyAt.rate} msg/s over ${PLAN.latencyAt.pairs} pairs`, run);
+    results.latencyAt = run;
+  }
+  if (wants('throughput') || wants('sweep')) {
+    results.throughput = { variants: [] };
+    const variants = async () => {
+      for (const variant of PLAN.throughput.variants) {
+        if (variant.pairs > PLAN.pairs) continue;
+        const run = await closedLoop('svc', { ...variant, warmupMs: PLAN.throughput.warmupMs, durationMs: PLAN.throughput.durationMs }, pids);
+        describeRun(`service ${variant.pairs} pairs × ${variant.inflight} in flight`, run);
+        results.throughput.variants.push(run);
+      }
+    };
+    if (flag('profile')) {
+      // Only the closed-loop steps are profiled: the service is warm and saturated.
+      const { profile } = await service.profile(variants);
+      const dir = path.join(ROOT, 'bench/results/profiles');
+      mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, `${results.meta.date.replace(/[:.]/g, '-')}-throughput.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      const messages = results.throughput.variants.reduce((sum, v) => sum + v.completed, 0);
+      results.profile = { file: path.relative(ROOT, file), messagesInWindows: messages, ...summarizeProfile(profile, 25) };
+      log(`  profile: ${results.profile.file} (summary: node bench/lib/profile.mjs ${results.profile.file})`);
+    } else {
+      await variants();
+    }
+  }
+  if (wants('sweep')) {
+    const peak = Math.max(...results.throughput.variants.map((v) => v.msgPerSec));
+    results.sweep = { basis: peak, steps: [] };
+    let lastPass;
+    let firstFail;
+    for (const fraction of PLAN.sweep.fractions) {
+      const rate = Math.max(100, Math.round((peak * fraction) / 100) * 100);
+      const step = await sweepStep(rate, pids);
+      results.sweep.steps.push(step);
+      if (step.pass) lastPass = step;
+      else {
+        firstFail = step;
+        break;
+      }
+    }
+    // Below the first step when even that fails: halve until a step passes.
+    for (let rate = Math.round(firstFail?.rate / 2); !lastPass && rate >= 100 && results.sweep.steps.length < PLAN.sweep.fractions.length + 3; rate = Math.round(rate / 2)) {
+      const step = await sweepStep(rate, pids);
+      results.sweep.steps.push(step);
+      if (step.pass) lastPass = step;
+      else firstFail = step;
+    }
+    // One step between the last pass and the first failure narrows the answer.
+    if (lastPass && firstFail && firstFail.rate - lastPass.rate > 400) {
+      const step = await sweepStep(Math.round((lastPass.rate + firstFail.rate) / 200) * 100, pids);
+      results.sweep.steps.push(step);
+      if (step.pass) lastPass = step;
+    }
+    results.sweep.maxRateP99Within50 = lastPass?.msgPerSec ?? 0;
+    results.sweep.maxOfferedP99Within50 = lastPass?.rate ?? 0;
+    results.sweep.p99AtMax = lastPass?.latency.p99Ms ?? null;
+  }
+  await closeSet('svc');
+  results.singleInstanceRssKiB = service.rssKiB();
+  await service.stop();
+}
+
+async function sweepStep(rate, pids) {
+  const run = await openLoop('svc', { rate, pairs: PLAN.pairs, warmupMs: PLAN.sweep.warmupMs, durationMs: PLAN.sweep.durationMs }, pids);
+  const failures = Object.values(run.errors).reduce((a, b) => a + b, 0) + run.timeouts;
+  run.pass = run.latency.p99Ms !== null && run.latency.p99Ms <= P99_BUDGET_MS && run.msgPerSec >= 0.97 * rate && run.skipped === 0 && failures === 0;
+  describeRun(`sweep ${rate} msg/s ${run.pass ? 'PASS' : 'FAIL'}`, run);
+  if (run.leftPending > 0) await sleep(1000);
+  return run;
+}
+
+async function runHistory(baseEnv) {
+  log('history and list (gRPC vs raw SQL)');
+  const seeded = await ensureHistoryDatabase(ADMIN_URL, HISTORY_DB, log);
+  log(`  history database: ${seeded.rows.toLocaleString('en')} messages${seeded.seeded ? `, seeded in ${(seeded.seedMs / 1000).toFixed(1)} s` : ' (reused)'}`);
+  const service = await startService({ name: 'history-service', env: { ...baseEnv, DATABASE_URL: seeded.url } });
+  cleanups.push(() => service.stop());
+  const { encodeCursor } = await import(path.join(ROOT, 'dist/common/cursor.js'));
+  const { MESSAGE_COLUMNS } = await import(path.join(ROOT, 'dist/common/message-row.js'));
+  const { pageSize, concurrency, warmupMs, durationMs } = PLAN.history;
+  const perGenerator = Math.ceil(concurrency / Math.min(pool.size, 2));
+  const generators = Math.ceil(concurrency / perGenerator);
+  const protoFile = path.join(ROOT, 'proto/messaging/v1/messaging.proto');
+
+  // Pages at every depth: 10% first pages, the rest start below a uniformly random seq.
+  const random = mulberry32(42);
+  const depths = Array.from({ length: 20_000 }, () => (random() < 0.1 ? undefined : 2 + Math.floor(random() * (SEED.historyMessages - 1))));
+  const historyRequests = depths.map((seq) => ({ conversationId: HISTORY_CONVERSATION_ID, pageSize, ...(seq ? { paginationCursor: encodeCursor('h1', [seq]) } : {}) }));
+  const historyQuery = repositoryQuery('src/messages/messages.repository.ts', 'history', {
+    columns: MESSAGE_COLUMNS.replace(/\bid\b/, 'id::text').replace('conversation_id', 'conversation_id::text'),
+  });
+  const historySql = depths.map((seq) => historyQuery.paramsFor({ conversationId: HISTORY_CONVERSATION_ID, beforeSeq: seq, limit: pageSize + 1 }));
+
+  const order = await listOrder(seeded.url);
+  const positions = Array.from({ length: 20_000 }, () => (random() < 0.1 ? -1 : Math.floor(random() * (order.length - 1))));
+  const listRequests = positions.map((i) => ({ pageSize, ...(i >= 0 ? { cursor: encodeCursor('c1', [order[i].updatedAt, order[i].id]) } : {}) }));
+  const listQuery = repositoryQuery('src/conversations/conversations.repository.ts', 'listForUser', {});
+  const listSql = positions.map((i) =>
+    listQuery.paramsFor({
+      userId: LIST_OWNER,
+      beforeTime: i >= 0 ? new Date(order[i].updatedAt) : new Date(8.64e15),
+      beforeId: i >= 0 ? order[i].id : 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+      limit: pageSize + 1,
+    }),
+  );
+
+  const spread = (requests, g) => requests.filter((_, i) => i % generators === g);
+  const load = (label, cmd, argsFor) => leastDisturbed(() => loadOnce(label, cmd, argsFor));
+  const loadOnce = async (label, cmd, argsFor) => {
+    const cpu = cpuMeter(cmd === 'grpcLoad' ? { service: service.pid, generators: pool.pids() } : { generators: pool.pids() });
+    const parts = await pool.each(cmd, (g) => (g < generators ? { ...argsFor(g), concurrency: perGenerator, warmupMs, durationMs } : undefined));
+    const windowMs = Math.max(...parts.map((p) => p.windowMs));
+    const completed = parts.reduce((s, p) => s + p.completed, 0);
+    const errors = {};
+    for (const part of parts) for (const [code, n] of Object.entries(part.errors)) errors[code] = (errors[code] ?? 0) + n;
+    const run = {
+      concurrency: perGenerator * generators,
+      queriesPerSec: Math.round(completed / (windowMs / 1000)),
+      completed,
+      rowsPerPage: round(parts.reduce((s, p) => s + p.rows, 0) / Math.max(1, completed), 1),
+      latency: summarize(concat(parts.map((p) => p.latencies))),
+      errors,
+      cpu: cpu(),
+    };
+    if (cmd === 'grpcLoad') run.serverCpuMicrosPerQuery = Math.round((run.cpu.serviceCores * 1e6) / Math.max(1, run.queriesPerSec));
+    if (cmd === 'sqlLoad') await pool.each('closePools', (g) => (g < generators ? {} : undefined));
+    log(`  ${label}: ${run.queriesPerSec} q/s, p50 ${run.latency.p50Ms} p95 ${run.latency.p95Ms} p99 ${run.latency.p99Ms} max ${run.latency.maxMs} ms, ${run.rowsPerPage} rows/page${Object.keys(errors).length ? ` errors ${JSON.stringify(errors)}` : ''}`);
+    return run;
+  };
+  const grpc = (method, token, requests) => (g) => ({ address: service.grpcAddress, protoFile, service: 'messaging.v1.MessagingService', method, token, requests: spread(requests, g) });
+  const sql = (text, requests) => (g) => ({ databaseUrl: seeded.url, sql: text, requests: spread(requests, g) });
+
+  results.history = {
+    rows: seeded.rows,
+    conversationMessages: SEED.historyMessages,
+    pageSize,
+    grpc: await load('GetMessageHistory (gRPC)', 'grpcLoad', grpc('getMessageHistory', signToken(JWT_SECRET, HISTORY_USERS[0]), historyRequests)),
+    rawSql: await load('history keyset SQL (pg)', 'sqlLoad', sql(historyQuery.sql, historySql)),
+    sql: historyQuery.sql,
+  };
+  results.list = {
+    conversations: order.length,
+    pageSize,
+    grpc: await load('ListConversations (gRPC)', 'grpcLoad', grpc('listConversations', signToken(JWT_SECRET, LIST_OWNER), listRequests)),
+    rawSql: await load('listForUser SQL (pg)', 'sqlLoad', sql(listQuery.sql, listSql)),
+    sql: listQuery.sql,
+  };
+  await service.stop();
+}
+
+async function runSockets(baseEnv) {
+  const count = Number(option('sockets') ?? PLAN.sockets.count);
+  const fdLimit = Number(execSync('ulimit -n', { shell: '/bin/bash' }).toString().trim()) || 1024;
+  const perInstanceMax = Number(process.env.BENCH_SOCKETS_PER_INSTANCE ?? Math.max(1000, fdLimit - FD_LIMIT_HEADROOM));
+  const instances = Math.ceil(count / perInstanceMax);
+  const generators = Math.max(PLAN.sockets.generators, Math.ceil(count / (perInstanceMax - 500)));
+  log(`connection capacity: ${count} idle sockets on ${instances} instance(s) (open-file limit ${fdLimit} per process), ${generators} client processes`);
+  const servers = [];
+  for (let i = 0; i < instances; i++) {
+    const env = { ...baseEnv, ...(instances > 1 ? { REDIS_URL } : {}) };
+    servers.push(await startService({ name: `capacity-${i}`, env, inspect: true }));
+    cleanups.push(() => servers[i].stop());
+  }
+  const clients = await GeneratorPool.start(generators);
+  cleanups.push(() => clients.stop());
+  // Warm every code path a connection takes (and let start-up garbage go) before the baseline.
+  await clients.each('connectIdle', (g) => (g === 0 ? { urls: servers.map((s) => s.url), prefix: 'warm-', from: 0, count: 50 * servers.length, secret: JWT_SECRET } : undefined));
+  await clients.each('closeIdle', () => ({}));
+  await sleep(1500);
+  const before = await Promise.all(servers.map((s) => s.memoryAfterGc()));
+  const perGenerator = Math.ceil(count / generators);
+  // One loopback source address per client process: ~28k ephemeral ports each.
+  const cpu = cpuMeter({ service: servers.map((s) => s.pid), generators: clients.pids() });
+  const t0 = Date.now();
+  const parts = await clients.each('connectIdle', (g) => {
+    const from = g * perGenerator;
+    const n = Math.min(perGenerator, count - from);
+    if (n <= 0) return undefined;
+    // Each client process talks to every instance; user i goes to instance i % instances.
+    return { urls: servers.map((s) => s.url), prefix: 'cap-', from, count: n, secret: JWT_SECRET, localAddress: `127.0.0.${10 + g}`, concurrency: 64 };
+  });
+  const connectMs = Math.max(...parts.map((p) => p.finishedAt)) - t0;
+  const connectCpu = cpu();
+  await sleep(3000);
+  const after = await Promise.all(servers.map(async (s) => ({ ...(await s.memoryAfterGc()), sockets: (await s.metrics()).messaging_connected_sockets })));
+  const still = (await clients.each('idleStillConnected', () => ({}))).reduce((s, p) => s + p.connected, 0);
+  const connected = parts.reduce((s, p) => s + p.connected, 0);
+  const errors = {};
+  for (const part of parts) for (const [message, n] of Object.entries(part.errors)) errors[message] = (errors[message] ?? 0) + n;
+  const perInstance = servers.map((s, i) => {
+    const sockets = after[i].sockets;
+    return {
+      sockets,
+      rssBeforeKiB: before[i].rssKiB,
+      rssAfterKiB: after[i].rssKiB,
+      rssKiBPerSocket: round((after[i].rssKiB - before[i].rssKiB) / sockets, 2),
+      heapKiBPerSocket: round((after[i].heapUsedKiB - before[i].heapUsedKiB) / sockets, 2),
+      externalKiBPerSocket: round((after[i].externalKiB - before[i].externalKiB) / sockets, 2),
+    };
+  });
+  const totalSockets = perInstance.reduce((s, p) => s + p.sockets, 0);
+  results.sockets = {
+    requested: count,
+    count: totalSockets,
+    connected,
+    stillConnectedAfterSettle: still,
+    failed: count - connected,
+    errors,
+    instances,
+    openFileLimitPerProcess: fdLimit,
+    clientProcesses: generators,
+    connectSeconds: round(connectMs / 1000, 2),
+    connectsPerSec: Math.round(connected / (connectMs / 1000)),
+    rssKiBPerSocket: round(perInstance.reduce((s, p) => s + (p.rssAfterKiB - p.rssBeforeKiB), 0) / totalSockets, 2),
+    heapKiBPerSocket: round(perInstance.reduce((s, p, i) => s + (after[i].heapUsedKiB - before[i].heapUsedKiB), 0) / totalSockets, 2),
+    perInstance,
+    connectCpu,
+  };
+  log(`  ${totalSockets} sockets in ${results.sockets.connectSeconds} s (${results.sockets.connectsPerSec}/s), RSS ${results.sockets.rssKiBPerSocket} KiB/socket, heap ${results.sockets.heapKiBPerSocket} KiB/socket, cpu while connecting ${JSON.stringify(connectCpu)}${connected < count ? `, ${count - connected} failed ${JSON.stringify(errors)}` : ''}`);
+  await clients.each('closeIdle', () => ({}));
+  for (const server of servers) await server.stop();
+
+  // The same measurement on the bare relay: what a plain Socket.IO socket costs here.
+  const relayCount = Math.min(count, perInstanceMax);
+  const relay = await startBareRelay({ inspect: true });
+  cleanups.push(() => relay.stop());
+  await clients.each('connectIdle', (g) => (g === 0 ? { urls: [relay.url], prefix: 'warm-', from: 0, count: 50, mode: 'relay' } : undefined));
+  await clients.each('closeIdle', () => ({}));
+  await sleep(1000);
+  const relayBefore = await relay.memoryAfterGc();
+  const relayPer = Math.ceil(relayCount / generators);
+  const relayParts = await clients.each('connectIdle', (g) => {
+    const n = Math.min(relayPer, relayCount - g * relayPer);
+    return n > 0 ? { urls: [relay.url], prefix: 'relay-', from: g * relayPer, count: n, mode: 'relay', localAddress: `127.0.0.${10 + g}`, concurrency: 64 } : undefined;
+  });
+  await sleep(2000);
+  const relayAfter = await relay.memoryAfterGc();
+  const relayConnected = relayParts.reduce((s, p) => s + p.connected, 0);
+  results.sockets.bareRelay = {
+    sockets: relayConnected,
+    rssBeforeKiB: relayBefore.rssKiB,
+    rssAfterKiB: relayAfter.rssKiB,
+    rssKiBPerSocket: round((relayAfter.rssKiB - relayBefore.rssKiB) / relayConnected, 2),
+    heapKiBPerSocket: round((relayAfter.heapUsedKiB - relayBefore.heapUsedKiB) / relayConnected, 2),
+  };
+  log(`  bare relay: ${relayConnected} sockets, RSS ${results.sockets.bareRelay.rssKiBPerSocket} KiB/socket, heap ${results.sockets.bareRelay.heapKiBPerSocket} KiB/socket`);
+  await clients.each('closeIdle', () => ({}));
+  await relay.stop();
+  await clients.stop();
+}
+
+async function runRedis(baseEnv) {
+  log('Redis adapter: one instance, then two instances with each pair split across them');
+  const env = { ...baseEnv, REDIS_URL };
+  const one = await startService({ name: 'redis-1', env });
+  const two = await startService({ name: 'redis-2', env });
+  cleanups.push(() => one.stop(), () => two.stop());
+  const pids = { service: [one.pid, two.pid], generators: pool.pids() };
+  const spec = { pairs: PLAN.redis.pairs, inflight: PLAN.redis.inflight, warmupMs: PLAN.redis.warmupMs, durationMs: PLAN.redis.durationMs };
+
+  await connectPairs('r1', PLAN.redis.pairs, 'r1-', 'service', one.url, one.url);
+  const single = await closedLoop('r1', spec, pids);
+  describeRun(`one instance + Redis adapter, ${spec.pairs} pairs × ${spec.inflight}`, single);
+  await closeSet('r1');
+
+  await connectPairs('r2', PLAN.redis.pairs, 'r2-', 'service', one.url, two.url);
+  const split = await closedLoop('r2', spec, pids);
+  describeRun(`two instances + Redis adapter, ${spec.pairs} pairs × ${spec.inflight}`, split);
+  await closeSet('r2');
+  results.redis = { oneInstance: single, twoInstances: split };
+  await one.stop();
+  await two.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+function best(variants) {
+  return variants?.length ? variants.reduce((a, b) => (b.msgPerSec > a.msgPerSec ? b : a)) : undefined;
+}
+
+function summary() {
+  const service = best(results.throughput?.variants);
+  const relay = service && results.relay?.variants.find((v) => v.pairs === service.pairs && v.inflight === service.inflight);
+  const relayBest = best(results.relay?.variants);
+  return {
+    // Peak against peak: the best closed-loop variant of each (a single disturbed relay step
+    // would otherwise flatter the ratio); the same-variant ratio is kept beside it.
+    throughput: service && {
+      durableMsgPerSec: service.msgPerSec,
+      bareRelayMsgPerSec: relayBest?.msgPerSec ?? null,
+      ratio: relayBest ? round(service.msgPerSec / relayBest.msgPerSec, 3) : null,
+      p99Ms: service.latency.p99Ms,
+      p50Ms: service.latency.p50Ms,
+      pairs: service.pairs,
+      inflight: service.inflight,
+      serverCpuMicrosPerMessage: service.serverCpuMicrosPerMessage,
+      bareRelayPairs: relayBest?.pairs ?? null,
+      bareRelayInflight: relayBest?.inflight ?? null,
+      bareRelayCpuMicrosPerMessage: relayBest?.serverCpuMicrosPerMessage ?? null,
+      bareRelaySameLoadMsgPerSec: relay?.msgPerSec ?? null,
+      ratioSameLoad: relay ? round(service.msgPerSec / relay.msgPerSec, 3) : null,
+      maxRateP99Within50Ms: results.sweep?.maxRateP99Within50 ?? null,
+    },
+    latencyAt2000: results.latencyAt && {
+      p50Ms: results.latencyAt.latency.p50Ms,
+      p99Ms: results.latencyAt.latency.p99Ms,
+      rate: results.latencyAt.rate,
+      achievedMsgPerSec: results.latencyAt.msgPerSec,
+      pairs: results.latencyAt.pairs,
+    },
+    lowRate: results.lowRate && {
+      p50Ms: results.lowRate.latency.p50Ms,
+      p99Ms: results.lowRate.latency.p99Ms,
+      rate: results.lowRate.rate,
+      pairs: results.lowRate.pairs,
+    },
+    history: results.history && {
+      rows: results.history.rows,
+      conversationMessages: results.history.conversationMessages,
+      p50Ms: results.history.grpc.latency.p50Ms,
+      p95Ms: results.history.grpc.latency.p95Ms,
+      p99Ms: results.history.grpc.latency.p99Ms,
+      queriesPerSec: results.history.grpc.queriesPerSec,
+      rawSqlP50Ms: results.history.rawSql.latency.p50Ms,
+      rawSqlP95Ms: results.history.rawSql.latency.p95Ms,
+      rawSqlP99Ms: results.history.rawSql.latency.p99Ms,
+      rawSqlQueriesPerSec: results.history.rawSql.queriesPerSec,
+    },
+    list: results.list && {
+      conversations: results.list.conversations,
+      p50Ms: results.list.grpc.latency.p50Ms,
+      p95Ms: results.list.grpc.latency.p95Ms,
+      p99Ms: results.list.grpc.latency.p99Ms,
+      queriesPerSec: results.list.grpc.queriesPerSec,
+      rawSqlP50Ms: results.list.rawSql.latency.p50Ms,
+      rawSqlP95Ms: results.list.rawSql.latency.p95Ms,
+      rawSqlP99Ms: results.list.rawSql.latency.p99Ms,
+      rawSqlQueriesPerSec: results.list.rawSql.queriesPerSec,
+    },
+    sockets: results.sockets && {
+      count: results.sockets.count,
+      rssKiBPerSocket: results.sockets.rssKiBPerSocket,
+      heapKiBPerSocket: results.sockets.heapKiBPerSocket,
+      connectsPerSec: results.sockets.connectsPerSec,
+      instances: results.sockets.instances,
+      bareRelayRssKiBPerSocket: results.sockets.bareRelay?.rssKiBPerSocket ?? null,
+      bareRelayHeapKiBPerSocket: results.sockets.bareRelay?.heapKiBPerSocket ?? null,
+    },
+    twoInstances: results.redis && {
+      msgPerSec: results.redis.twoInstances.msgPerSec,
+      p99Ms: results.redis.twoInstances.latency.p99Ms,
+      oneInstanceRedisMsgPerSec: results.redis.oneInstance.msgPerSec,
+      oneInstanceRedisP99Ms: results.redis.oneInstance.latency.p99Ms,
+    },
+  };
+}
+
+/** How much CPU work outside the bench ran during the measured steps (it competes for the same cores). */
+function interference() {
+  const seen = [];
+  let repeated = 0;
+  const walk = (node) => {
+    if (!node || typeof node !== 'object' || ArrayBuffer.isView(node)) return;
+    if (node.cpu?.otherCores !== undefined) seen.push(node.cpu.otherCores);
+    if (node.attempts > 1) repeated++;
+    for (const value of Object.values(node)) if (value !== node.cpu) walk(value);
+  };
+  walk({ ...results, meta: undefined });
+  if (!seen.length) return null;
+  return { steps: seen.length, repeatedSteps: repeated, meanOtherCores: round(seen.reduce((a, b) => a + b, 0) / seen.length, 2), maxOtherCores: Math.max(...seen) };
+}
+
+function writeResults() {
+  const dir = path.join(ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = results.meta.date.replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
+  const base = path.join(dir, `${stamp}-${PLAN.mode}`);
+  // The required top-level keys first, then everything measured.
+  const json = { ...results.summary, meta: results.meta, plan: results.plan, details: { ...results, summary: undefined, meta: undefined, plan: undefined } };
+  writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
+  const markdown = renderMarkdown(results);
+  writeFileSync(`${base}.md`, markdown);
+  log(`results: ${path.relative(ROOT, base)}.json and .md`);
+  if (PLAN.mode === 'full' && !ONLY && !flag('no-docs')) {
+    updatePerformanceDoc(path.join(ROOT, 'docs/performance.md'), markdown, `${path.basename(base)}.json`);
+    log('docs/performance.md updated');
+  }
+}
+
+async function describeEnvironment() {
+  const version = (pkg) => {
+    try {
+      return JSON.parse(readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+    } catch {
+      return null;
+    }
+  };
+  const git = (args) => {
+    try {
+      return execFileSync('git', args, { cwd: ROOT }).toString().trim();
+    } catch {
+      return null;
+    }
+  };
+  let redisVersion = null;
+  try {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? null;
+    redis.disconnect();
+  } catch {
+    // reported as null
+  }
+  const cpus = os.cpus();
+  return {
+    date: new Date().toISOString(),
+    mode: PLAN.mode,
+    machine: {
+      cpuModel: cpus[0]?.model,
+      cores: cpus.length,
+      memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+      kernel: `${os.type()} ${os.release()}`,
+      loadAverageAtStart: os.loadavg().map((v) => round(v, 2)),
+    },
+    node: process.version,
+    postgres: await serverVersions(ADMIN_URL),
+    redis: redisVersion,
+    git: { commit: git(['rev-parse', '--short', 'HEAD']), dirty: Boolean(git(['status', '--porcelain', '--', 'src'])) },
+    dependencies: Object.fromEntries(
+      ['@nestjs/core', 'socket.io', 'socket.io-client', '@socket.io/redis-adapter', 'ioredis', '@grpc/grpc-js', '@grpc/proto-loader', '@prisma/client', '@prisma/adapter-pg', 'pg', 'jose', 'zod', 'pino'].map((pkg) => [pkg, version(pkg)]),
+    ),
+    settings: {
+      generators: PLAN.generators,
+      databasePoolSize: 10,
+      rateLimitMessagesPerSecond: 100000,
+      redisUrl: REDIS_URL,
+      serviceNodeArgs: process.env.BENCH_SERVICE_NODE_ARGS || undefined,
+      loadDatabase: LOAD_DB,
+      historyDatabase: HISTORY_DB,
+    },
+  };
+}
+
+/** A small seeded PRNG, so that every run asks for the same pages. */
+function mulberry32(seed) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function cleanUp() {
+  for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch(() => undefined);
+}
+
+process.once('SIGINT', () => {
+  log('interrupted; stopping');
+  cleanUp().finally(() => process.exit(130));
+});
+
+main()
+  .then(async () => {
+    await cleanUp();
+    log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    process.exit(0);
+  })
+  .catch(async (error) => {
+    process.stderr.write(`bench failed: ${error?.stack ?? error}\n`);
+    await cleanUp();
+    process.exit(1);
+  });
