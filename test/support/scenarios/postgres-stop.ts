@@ -121,7 +121,10 @@ export async function postgresStop(options: PostgresStopOptions): Promise<void> 
     });
     expect(duringOutage.length).toBeGreaterThan(0);
     expect(Object.keys(outcomes)).toEqual(['UNAVAILABLE']);
-    expect(refusal.p99).toBeLessThan(2500);
+    // Refused before the careful client's 5 s ack timeout gives up on them. Over a long outage the
+    // clients' retries queue behind each conversation's send order, so refusals slow down (the chaos
+    // run's 15 s outage: p50 1.4 s, p99 3.4 s; 5 s outage: p99 ~80 ms; docs/reliability.md).
+    expect(refusal.p99).toBeLessThan(5000);
     expect(unreadyDuring.every((entry) => entry.status === 503)).toBe(true);
     expect(recoveredMs).toBeLessThan(5000);
     // The clients retried until acknowledged, so the rows are exactly the acknowledged messages: one
