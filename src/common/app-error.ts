@@ -44,6 +44,17 @@ export function toAppError(error: unknown): AppError {
   return new AppError('INTERNAL', 'internal error', { cause: error });
 }
 
+/** INTERNAL and UNAVAILABLE are the service's to look into (a bug, an outage); the other codes are the caller's. */
+export function isServerFault(error: AppError): boolean {
+  return error.code === 'INTERNAL' || error.code === 'UNAVAILABLE';
+}
+
+/** What lies under a failure, for the log: the caller only ever sees the AppError's own message. */
+export function describeCause(caught: unknown): string {
+  const cause = (caught as { cause?: unknown }).cause ?? caught;
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+}
+
 const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'P1001', 'P1002', 'P1017', 'P2024', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
 
 /**

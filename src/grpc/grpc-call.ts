@@ -4,7 +4,7 @@ import { RpcException } from '@nestjs/microservices';
 import type { z } from 'zod';
 import { bearerToken, JwtVerifier } from '../auth/jwt-verifier.js';
 import type { Actor } from '../common/actor.js';
-import { toAppError } from '../common/app-error.js';
+import { describeCause, isServerFault, toAppError } from '../common/app-error.js';
 import { parsePayload } from '../contract/validate.js';
 import { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
 import { newRequestId, withLogContext } from '../infrastructure/observability/log-context.js';
@@ -55,10 +55,7 @@ export class GrpcCall {
     } catch (caught) {
       const error = toAppError(caught);
       this.metrics.grpcRequests.inc({ method, result: error.code });
-      if (error.code === 'INTERNAL' || error.code === 'UNAVAILABLE') {
-        const cause = (caught as { cause?: unknown }).cause ?? caught;
-        this.logger.error(`${method} failed with ${error.code}: ${cause instanceof Error ? cause.message : String(cause)}`);
-      }
+      if (isServerFault(error)) this.logger.error(`${method} failed with ${error.code}: ${describeCause(caught)}`);
       throw new RpcException({ code: GRPC_STATUS[error.code], message: error.message });
     }
   }

@@ -96,6 +96,7 @@ export class MessagingIoAdapter extends IoAdapter {
     private readonly config: AppConfig,
   ) {
     super(app);
+    this.httpServer?.on('connection', coalesceWrites);
   }
 
   override createIOServer(port: number, options?: Partial<ServerOptions>): Server {
@@ -111,7 +112,6 @@ export class MessagingIoAdapter extends IoAdapter {
       server.adapter(this.redisAdapter(this.config.redisUrl));
       this.app.get(Metrics, { strict: false }).adapterBacklog = () => this.redisClients.reduce((sum, client) => sum + client.unansweredCommands, 0);
     }
-    this.httpServer?.on('connection', coalesceWrites);
     server.of('/').on('connection', (socket: Socket) => socket.use((packet, next) => (this.refusing ? refuse(packet) : next())));
     this.servers.push(server);
     return server;

@@ -10,7 +10,7 @@ import {
 } from '@nestjs/websockets';
 import type { z } from 'zod';
 import type { Actor } from '../common/actor.js';
-import { toAppError } from '../common/app-error.js';
+import { describeCause, isServerFault, toAppError } from '../common/app-error.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import {
@@ -178,15 +178,8 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
     } catch (caught) {
       const error = toAppError(caught);
       this.metrics.socketEvents.inc({ event, result: error.code });
-      if (error.code === 'INTERNAL' || error.code === 'UNAVAILABLE') {
-        this.logger.error(`${event} failed with ${error.code}: ${describeCause(caught)}`);
-      }
+      if (isServerFault(error)) this.logger.error(`${event} failed with ${error.code}: ${describeCause(caught)}`);
       return { ok: false, error: { code: error.code, message: error.message } };
     }
   }
-}
-
-function describeCause(error: unknown): string {
-  const cause = (error as { cause?: unknown }).cause ?? error;
-  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
 }

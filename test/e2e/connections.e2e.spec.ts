@@ -5,6 +5,7 @@ import type { CreateConversationRequest } from '../../src/generated/proto/messag
 import type { MessagingServiceClient } from '../../src/generated/proto/messaging/v1/MessagingService.js';
 import { startConnectionsServer, type RunningConnectionsServer } from '../../src/infrastructure/embedded/connections-server.js';
 import { userId } from '../support/factories.js';
+import { sleep } from '../support/figures.js';
 import { sample } from '../support/prometheus.js';
 import { bearer, call, messagingClient, statusOf } from '../support/grpc-client.js';
 import { TestClient } from '../support/socket-client.js';
@@ -16,9 +17,6 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
  * within 15 s of the service answering again. The Connections server is a real gRPC server the test
  * controls; `connections.calls` counts the IsConnected calls it received.
  */
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 
 async function metrics(app: TestApp): Promise<string> {
   const response = await fetch(`${app.server.httpUrl}/metrics`);

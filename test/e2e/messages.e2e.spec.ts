@@ -5,26 +5,7 @@ import type { Message } from '../../src/contract/models.js';
 import type { AckResult } from '../../src/contract/socket-contract.js';
 import { clientMessageId, messageText, userId } from '../support/factories.js';
 import { settle, type TestClient } from '../support/socket-client.js';
-import { useApp as useAppFixture } from '../support/use-app.js';
-
-/** One app per describe, its sockets closed before it stops; `pair()` is two connected users with a conversation. */
-function useApp(env: Record<string, string> = {}) {
-  const fixture = useAppFixture(env);
-  const context = {
-    get app() {
-      return fixture.app;
-    },
-    connect: (user: string) => fixture.connect(user),
-    async pair() {
-      const [alice, bob] = [userId('alice'), userId('bob')];
-      context.app.graph.connect(alice, bob);
-      const a1 = await context.connect(alice);
-      const { conversation } = await a1.ok('startConversation', { participantId: bob });
-      return { alice, bob, a1, conversationId: conversation.conversationId };
-    },
-  };
-  return context;
-}
+import { useApp } from '../support/use-app.js';
 
 const outcome = (result: AckResult<unknown>): string => (result.ok ? 'ok' : result.error.code);
 const isIso = (value: string | undefined): boolean => value !== undefined && new Date(value).toISOString() === value;

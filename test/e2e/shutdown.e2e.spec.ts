@@ -7,11 +7,12 @@ import type { AckResult, ClientToServerEvents, ServerToClientEvents } from '../.
 import { ConnectionsGraph } from '../../src/infrastructure/embedded/connections-graph.js';
 import { startConnectionsServer, type RunningConnectionsServer } from '../../src/infrastructure/embedded/connections-server.js';
 import { clientMessageId, messageText, userId } from '../support/factories.js';
-import { buildService, pollUntil, removeBuild, spawnService, type ServiceProcess } from '../support/processes.js';
+import { sleep } from '../support/figures.js';
+import { buildService, pollUntil, removeBuild } from '../support/processes.js';
+import { spawnService, type ReadyService } from '../support/service-process.js';
 import { REDIS_URL } from '../support/services.js';
 import { TEST_JWT_SECRET } from '../support/test-app.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 type SendResult = AckResult<{ message: Message }>;
 
@@ -22,8 +23,8 @@ type SendResult = AckResult<{ message: Message }>;
 describe('shutdown of a real process on SIGTERM', () => {
   const [alice, bob] = [userId('alice'), userId('bob')];
   let connections: RunningConnectionsServer | undefined;
-  let a: ServiceProcess | undefined;
-  let b: ServiceProcess | undefined;
+  let a: ReadyService | undefined;
+  let b: ReadyService | undefined;
   let sql: pg.Pool;
   const sockets: ClientSocket[] = [];
 

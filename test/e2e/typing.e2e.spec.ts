@@ -3,28 +3,14 @@ import { describe, expect, it } from 'vitest';
 import type { AckResult } from '../../src/contract/socket-contract.js';
 import { messageText, userId } from '../support/factories.js';
 import { settle, type TestClient } from '../support/socket-client.js';
-import { useApp as useAppFixture } from '../support/use-app.js';
+import { useApp, type AppFixture } from '../support/use-app.js';
 
-/** One app per describe, its sockets closed before it stops; `pair()` is two connected users with a conversation. */
-function useApp(env: Record<string, string> = {}) {
-  const fixture = useAppFixture(env);
-  const context = {
-    get app() {
-      return fixture.app;
-    },
-    connect: (user: string) => fixture.connect(user),
-    /** alice (sockets a1, a2) and bob (sockets b1, b2) in one conversation. */
-    async pair() {
-      const [alice, bob] = [userId('alice'), userId('bob')];
-      context.app.graph.connect(alice, bob);
-      const a1 = await context.connect(alice);
-      const { conversation } = await a1.ok('startConversation', { participantId: bob });
-      const a2 = await context.connect(alice);
-      const [b1, b2] = [await context.connect(bob), await context.connect(bob)];
-      return { alice, bob, a1, a2, b1, b2, conversationId: conversation.conversationId };
-    },
-  };
-  return context;
+/** alice (sockets a1, a2) and bob (sockets b1, b2) in one conversation. */
+async function twoSocketsEach(ctx: AppFixture) {
+  const started = await ctx.pair();
+  const a2 = await ctx.connect(started.alice);
+  const [b1, b2] = [await ctx.connect(started.bob), await ctx.connect(started.bob)];
+  return { ...started, a2, b1, b2 };
 }
 
 const outcome = (result: AckResult<unknown>): string => (result.ok ? 'ok' : result.error.code);
@@ -38,7 +24,7 @@ describe('typing indicators', () => {
   const ctx = useApp();
 
   it("sends typing to every socket of the other participant, not to the typist's sockets nor anyone else", async () => {
-    const { alice, a1, a2, b1, b2, conversationId } = await ctx.pair();
+    const { alice, a1, a2, b1, b2, conversationId } = await twoSocketsEach(ctx);
     const carol = userId('carol');
     ctx.app.graph.connect(carol, alice);
     const c1 = await ctx.connect(carol);
@@ -51,7 +37,7 @@ describe('typing indicators', () => {
   });
 
   it('sends one typing event however often startTyping repeats, from any socket of the typist', async () => {
-    const { alice, a1, a2, b1, b2, conversationId } = await ctx.pair();
+    const { alice, a1, a2, b1, b2, conversationId } = await twoSocketsEach(ctx);
     for (let index = 0; index < 4; index++) await a1.ok('startTyping', { conversationId });
     await a2.ok('startTyping', { conversationId });
     await b1.waitFor('typing');
@@ -61,7 +47,7 @@ describe('typing indicators', () => {
   });
 
   it('sends typingStopped after stopTyping, and typing again on the next start', async () => {
-    const { alice, a1, a2, b1, b2, conversationId } = await ctx.pair();
+    const { alice, a1, a2, b1, b2, conversationId } = await twoSocketsEach(ctx);
     await a1.ok('startTyping', { conversationId });
     await b1.waitFor('typing');
     expect(await a1.emit('stopTyping', { conversationId })).toEqual({ ok: true, data: {} });
@@ -75,7 +61,7 @@ describe('typing indicators', () => {
   });
 
   it('lets both participants type at once, each told about the other only', async () => {
-    const { alice, bob, a1, a2, b1, b2, conversationId } = await ctx.pair();
+    const { alice, bob, a1, a2, b1, b2, conversationId } = await twoSocketsEach(ctx);
     await a1.ok('startTyping', { conversationId });
     await b1.ok('startTyping', { conversationId });
     for (const client of [b1, b2]) expect(await client.waitFor('typing')).toEqual([{ conversationId, userId: alice }]);
@@ -85,7 +71,7 @@ describe('typing indicators', () => {
   });
 
   it('clears the indicator when the typist sends a message', async () => {
-    const { alice, a1, b1, b2, conversationId } = await ctx.pair();
+    const { alice, a1, b1, b2, conversationId } = await twoSocketsEach(ctx);
     await a1.ok('startTyping', { conversationId });
     await b1.waitFor('typing');
     const { message } = await a1.ok('sendMessage', { conversationId, text: messageText() });
@@ -101,7 +87,7 @@ describe('typing indicators', () => {
   });
 
   it("clears the indicator when the typist's last socket disconnects, not before", async () => {
-    const { alice, a1, a2, b1, b2, conversationId } = await ctx.pair();
+    const { alice, a1, a2, b1, b2, conversationId } = await twoSocketsEach(ctx);
     await a1.ok('startTyping', { conversationId });
     await b1.waitFor('typing');
 
@@ -115,7 +101,7 @@ describe('typing indicators', () => {
   });
 
   it('keeps indicators per conversation: stopping in one leaves the other, a last disconnect clears both', async () => {
-    const { alice, a1, a2, b1, conversationId } = await ctx.pair();
+    const { alice, a1, a2, b1, conversationId } = await twoSocketsEach(ctx);
     const carol = userId('carol');
     ctx.app.graph.connect(alice, carol);
     const c1 = await ctx.connect(carol);
@@ -139,7 +125,7 @@ describe('typing indicators', () => {
   });
 
   it('refuses non-participants and unknown conversations with PERMISSION_DENIED, telling nobody anything', async () => {
-    const { alice, bob, a1, a2, b1, b2, conversationId } = await ctx.pair();
+    const { alice, bob, a1, a2, b1, b2, conversationId } = await twoSocketsEach(ctx);
     const mallory = userId('mallory');
     ctx.app.graph.connect(mallory, alice);
     ctx.app.graph.connect(mallory, bob);
@@ -155,7 +141,7 @@ describe('typing indicators', () => {
   });
 
   it('rejects malformed payloads with INVALID_ARGUMENT and keeps the socket', async () => {
-    const { a1, b1, conversationId } = await ctx.pair();
+    const { a1, b1, conversationId } = await twoSocketsEach(ctx);
     for (const event of ['startTyping', 'stopTyping'] as const) {
       for (const payload of [undefined, null, 7, 'typing', [], {}, { conversationId: 'not-a-uuid' }, { conversationId: 42 }, [conversationId]]) {
         expect(await a1.emit(event, payload), `${event} ${JSON.stringify(payload)}`).toMatchObject({
@@ -176,7 +162,7 @@ describe('typing indicators with TYPING_TIMEOUT_MS=400', () => {
   const ctx = useApp({ TYPING_TIMEOUT_MS: '400' });
 
   it('clears the indicator by itself when startTyping is not repeated', async () => {
-    const { alice, a1, a2, b1, b2, conversationId } = await ctx.pair();
+    const { alice, a1, a2, b1, b2, conversationId } = await twoSocketsEach(ctx);
     await a1.ok('startTyping', { conversationId });
     await b1.waitFor('typing');
     for (const client of [b1, b2]) expect(await client.waitFor('typingStopped', undefined, { timeoutMs: 3000 })).toEqual([{ conversationId, userId: alice }]);
@@ -188,7 +174,7 @@ describe('typing indicators with TYPING_TIMEOUT_MS=400', () => {
   });
 
   it('pushes the timeout back on every startTyping', async () => {
-    const { alice, a1, b1, conversationId } = await ctx.pair();
+    const { alice, a1, b1, conversationId } = await twoSocketsEach(ctx);
     await a1.ok('startTyping', { conversationId });
     // Twice the timeout in all, never more than a quarter of it between two starts.
     for (let index = 0; index < 8; index++) {

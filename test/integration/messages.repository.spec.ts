@@ -2,7 +2,8 @@ import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MessageRow } from '../../src/common/message-row.js';
 import { clientMessageId, userId } from '../support/factories.js';
-import { createConversation, openDatabase, sendMessage, sleep, type TestConversation, type TestDatabase } from '../support/database.js';
+import { createConversation, openDatabase, sendMessage, type TestConversation, type TestDatabase } from '../support/database.js';
+import { sleep } from '../support/figures.js';
 
 describe('MessagesRepository on PostgreSQL', () => {
   let db: TestDatabase;

@@ -100,7 +100,3 @@ export async function recordQueries(prisma: PrismaService, action: () => Promise
   }
   return recorded;
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -1,3 +1,4 @@
+import { freePort } from '../../src/infrastructure/net/free-port.js';
 import { buildService, pollUntil, spawnChild, type Child } from './processes.js';
 
 /** The service as a real process on ports the test chooses, with no environment but `env` (and PATH). */
@@ -37,4 +38,24 @@ export function startServiceProcess(env: Record<string, string>): ServiceProcess
       return { code, ms: Date.now() - started };
     },
   };
+}
+
+/** A running service, ready (GET /health/ready answered 200), on free loopback ports. */
+export interface ReadyService extends ServiceProcess {
+  httpUrl: string;
+  grpcAddress: string;
+}
+
+/** Starts the built service with `env` (over a minimal environment) on free ports and waits until it is ready. */
+export async function spawnService(env: Record<string, string>): Promise<ReadyService> {
+  const [port, grpcPort] = [await freePort(), await freePort()];
+  const child = startServiceProcess({ HOST: '127.0.0.1', PORT: String(port), GRPC_PORT: String(grpcPort), LOG_LEVEL: 'warn', ...env });
+  const httpUrl = `http://127.0.0.1:${port}`;
+  try {
+    await child.waitReady(httpUrl, 20_000);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return { ...child, httpUrl, grpcAddress: `127.0.0.1:${grpcPort}` };
 }

@@ -19,10 +19,11 @@ export interface TestApp {
 }
 
 /**
- * The whole service on the run's database, on free ports, with a real gRPC Connections server
- * whose answers the test controls. `env` overrides any variable of CONTRACT §1.
+ * What every in-process test service needs: a Connections server the test controls, the
+ * configuration (test defaults on the run's database and free ports, then `env`) and a token
+ * signer for that configuration.
  */
-export async function startTestApp(env: Record<string, string> = {}, options: { redis?: boolean } = {}): Promise<TestApp> {
+async function testParts(env: Record<string, string>) {
   const graph = new ConnectionsGraph();
   const connections = await startConnectionsServer(graph);
   const config = loadConfig({
@@ -34,16 +35,25 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     CONNECTIONS_GRPC_URL: connections.url,
     JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    ...(options.redis ? { REDIS_URL } : {}),
     ...env,
   });
+  const token = (userId: string, options?: { ttlSeconds?: number }) =>
+    signUserToken(TEST_JWT_SECRET, userId, { ...options, issuer: config.jwt.issuer, audience: config.jwt.audience });
+  return { graph, connections, config, token };
+}
+
+/**
+ * The whole service on the run's database, on free ports, with a real gRPC Connections server
+ * whose answers the test controls. `env` overrides any variable of CONTRACT §1.
+ */
+export async function startTestApp(env: Record<string, string> = {}, options: { redis?: boolean } = {}): Promise<TestApp> {
+  const { graph, connections, config, token } = await testParts({ ...(options.redis ? { REDIS_URL } : {}), ...env });
   const server = await startServer(config, createLogger(config.logLevel));
   return {
     server,
     graph,
     connections,
-    token: (userId, tokenOptions) =>
-      signUserToken(TEST_JWT_SECRET, userId, { ...tokenOptions, issuer: config.jwt.issuer, audience: config.jwt.audience }),
+    token,
     close: async () => {
       await server.close();
       await connections.stop();
@@ -74,21 +84,8 @@ export interface TestCluster {
  * broadcast goes to a `user:<id>` room and user ids are unique per test (factories.userId()).
  */
 export async function startCluster(count: number, env: Record<string, string> = {}, options: { redisUrl?: string } = {}): Promise<TestCluster> {
-  const graph = new ConnectionsGraph();
-  const connections = await startConnectionsServer(graph);
   const redisUrl = options.redisUrl ?? REDIS_URL;
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    GRPC_PORT: '0',
-    DATABASE_URL: inject('databaseUrl'),
-    CONNECTIONS_GRPC_URL: connections.url,
-    REDIS_URL: redisUrl,
-    JWT_SECRET: TEST_JWT_SECRET,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    ...env,
-  });
+  const { graph, connections, config, token } = await testParts({ REDIS_URL: redisUrl, ...env });
   const instances: RunningServer[] = [];
   const stopped = new Set<number>();
   try {
@@ -110,8 +107,7 @@ export async function startCluster(count: number, env: Record<string, string> = 
     graph,
     connections,
     redisUrl,
-    token: (userId, tokenOptions) =>
-      signUserToken(TEST_JWT_SECRET, userId, { ...tokenOptions, issuer: config.jwt.issuer, audience: config.jwt.audience }),
+    token,
     stop,
     close: async () => {
       await Promise.all(instances.map((_, index) => stop(index)));

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
+import { userId } from './factories.js';
 import { TestClient } from './socket-client.js';
 import { startTestApp, type TestApp } from './test-app.js';
 
@@ -9,6 +10,8 @@ export interface AppFixture {
   track(client: TestClient): TestClient;
   /** A socket for that user (with a token of its own unless one is given), closed with the app. */
   connect(user: string, token?: string): Promise<TestClient>;
+  /** Two new connected users and the conversation alice started from her socket `a1`. */
+  pair(): Promise<{ alice: string; bob: string; a1: TestClient; conversationId: string }>;
 }
 
 /** One app per describe block, started before its tests; its sockets are closed before it stops. */
@@ -36,6 +39,13 @@ export function useApp(env: Record<string, string> = {}): AppFixture {
     },
     async connect(user, token) {
       return fixture.track(await TestClient.connect(fixture.url, token ?? (await fixture.app.token(user))));
+    },
+    async pair() {
+      const [alice, bob] = [userId('alice'), userId('bob')];
+      fixture.app.graph.connect(alice, bob);
+      const a1 = await fixture.connect(alice);
+      const { conversation } = await a1.ok('startConversation', { participantId: bob });
+      return { alice, bob, a1, conversationId: conversation.conversationId };
     },
   };
   return fixture;

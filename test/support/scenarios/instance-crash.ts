@@ -2,7 +2,8 @@ import pg from 'pg';
 import { expect, inject } from 'vitest';
 import { LoadBalancer, type CarefulClient } from '../careful-client.js';
 import { distribution, prefixed, report, sleep } from '../figures.js';
-import { pollUntil, spawnService, type ServiceProcess } from '../processes.js';
+import { pollUntil } from '../processes.js';
+import { spawnService, type ReadyService } from '../service-process.js';
 import { testCleanup } from '../cleanup.js';
 import { connectCarefulPair, startClusterParts, type Pair } from './cluster-parts.js';
 import { pacedSends } from './paced-load.js';
@@ -33,7 +34,7 @@ export async function instanceCrash(options: InstanceCrashOptions): Promise<void
   const sql = new pg.Pool({ connectionString: inject('databaseUrl'), max: 2 });
   cleanup.add(() => sql.end());
   const { graph, env } = await startClusterParts(cleanup, { SHUTDOWN_GRACE_MS: '0' });
-  const instances: ServiceProcess[] = await Promise.all([spawnService(env), spawnService(env)]);
+  const instances: ReadyService[] = await Promise.all([spawnService(env), spawnService(env)]);
   const spawned = [...instances];
   cleanup.add(async () => {
     for (const instance of spawned) instance.kill('SIGKILL');

@@ -6,9 +6,10 @@ import { CarefulClient, LoadBalancer, startConversation } from '../careful-clien
 import { testCleanup } from '../cleanup.js';
 import { startClusterParts, type Pair } from './cluster-parts.js';
 import { pacedSends } from './paced-load.js';
-import { sample, scrape, sleep } from '../figures.js';
+import { distribution, sample, scrape, sleep } from '../figures.js';
 import { userId } from '../factories.js';
-import { pollUntil, spawnService, type ServiceProcess } from '../processes.js';
+import { pollUntil } from '../processes.js';
+import { spawnService, type ReadyService } from '../service-process.js';
 import { TEST_JWT_SECRET } from '../test-app.js';
 
 export type { Pair };
@@ -40,7 +41,7 @@ export async function startLoadCluster(options: { pairs: number; perUserRate: nu
   cleanup.add(() => sql.end());
   const { redis, graph, connections, env } = await startClusterParts(cleanup, options.env);
   cleanup.add(() => redis.signal('SIGCONT'));
-  const instances: ServiceProcess[] = await Promise.all([spawnService(env), spawnService(env)]);
+  const instances: ReadyService[] = await Promise.all([spawnService(env), spawnService(env)]);
   cleanup.add(async () => {
     for (const instance of instances) instance.kill('SIGKILL');
     await Promise.all(instances.map((instance) => instance.exited));
@@ -120,6 +121,10 @@ export async function startLoadCluster(options: { pairs: number; perUserRate: nu
     connectPair,
     setPhase(name: string) {
       phase = name;
+    },
+    /** Ack times of the sends started in that phase. */
+    ackTimes(name: string) {
+      return distribution(timings.filter((timing) => timing.phase === name).map((timing) => timing.ms));
     },
     /** Time until a message sent now from one instance reaches the other one's socket. */
     async crossInstanceDelivery(sinceMs: number, timeoutMs = 15_000): Promise<number> {

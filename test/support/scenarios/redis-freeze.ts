@@ -57,8 +57,8 @@ export async function redisFreeze(options: RedisFreezeOptions): Promise<void> {
     await cluster.stopLoad();
     const { acked, lost, filledFromHistory } = await cluster.verifyNothingLost();
 
-    const frozenAcks = distribution(cluster.timings.filter((timing) => timing.phase === 'frozen').map((timing) => timing.ms));
-    const normalAcks = distribution(cluster.timings.filter((timing) => timing.phase === 'before').map((timing) => timing.ms));
+    const frozenAcks = cluster.ackTimes('frozen');
+    const normalAcks = cluster.ackTimes('before');
     const startTimes = distribution(starts);
     const lagMax = Math.max(...during.flat().map((probe) => probe.lagMaxMs));
     const half = frozenAt + options.freezeMs / 2;

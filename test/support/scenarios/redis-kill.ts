@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { distribution, prefixed, report, sleep } from '../figures.js';
+import { prefixed, report, sleep } from '../figures.js';
 import { pollUntil } from '../processes.js';
 import { startLoadCluster } from './load-cluster.js';
 
@@ -36,8 +36,8 @@ export async function redisKill(options: RedisKillOptions): Promise<void> {
     await cluster.stopLoad();
     const { acked, lost, filledFromHistory } = await cluster.verifyNothingLost();
 
-    const down = distribution(cluster.timings.filter((timing) => timing.phase === 'down').map((timing) => timing.ms));
-    const before = distribution(cluster.timings.filter((timing) => timing.phase === 'before').map((timing) => timing.ms));
+    const down = cluster.ackTimes('down');
+    const before = cluster.ackTimes('before');
     const duringProbes = cluster.probes.flat().filter((probe) => probe.at > killedAt + 1500 && probe.at < backAt);
     const notReady = duringProbes.filter((probe) => probe.ready === false).length;
     report(`Redis killed (${options.label})`, {

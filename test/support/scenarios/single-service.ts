@@ -2,7 +2,7 @@ import { inject } from 'vitest';
 import { ConnectionsGraph } from '../../../src/infrastructure/embedded/connections-graph.js';
 import { startConnectionsServer } from '../../../src/infrastructure/embedded/connections-server.js';
 import type { TestCleanup } from '../cleanup.js';
-import { spawnService, type ServiceProcess } from '../processes.js';
+import { spawnService, type ReadyService } from '../service-process.js';
 import { TEST_JWT_SECRET } from '../test-app.js';
 
 /**
@@ -10,7 +10,7 @@ import { TEST_JWT_SECRET } from '../test-app.js';
  * Connections service the test controls; both stopped by `cleanup`. `env` adds to or overrides the
  * production settings.
  */
-export async function startSingleService(cleanup: TestCleanup, env: Record<string, string> = {}): Promise<{ graph: ConnectionsGraph; service: ServiceProcess }> {
+export async function startSingleService(cleanup: TestCleanup, env: Record<string, string> = {}): Promise<{ graph: ConnectionsGraph; service: ReadyService }> {
   const graph = new ConnectionsGraph();
   const connections = await startConnectionsServer(graph);
   cleanup.add(() => connections.stop());
