@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import type { ConversationSummary } from '../contract/models.js';
+import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
 import { PrismaService } from '../infrastructure/prisma/prisma.service.js';
-import type { MessageRow } from '../common/message-row.js';
+import { decodeMessage, messageColumns } from '../messages/messages.repository.js';
 
 export interface ConversationRow {
   id: string;
@@ -10,24 +12,52 @@ export interface ConversationRow {
   updated_at: Date;
 }
 
-export interface SummaryRow extends ConversationRow {
-  unread_count: number;
-  /** json_build_object output: timestamps arrive as strings. */
-  last_message: (Omit<MessageRow, 'created_at' | 'delivered_at' | 'read_at'> & {
-    created_at: string;
-    delivered_at: string | null;
-    read_at: string | null;
-  }) | null;
-}
-
 export interface ActivityCursor {
   updatedAt: Date;
   conversationId: string;
 }
 
+/**
+ * One page of a user's conversations, most recent activity first ($1 user, $2/$3 the cursor's
+ * (updated_at, id), $4 limit). Each side of the pair has its own (user, updated_at, id) index; the
+ * two ordered scans are merged and cut to the page, which is then decorated with the caller's unread
+ * counter and the last message (one (conversation_id, seq) lookup each).
+ */
+const LIST_FOR_USER = statement(
+  'conversation_list_for_user',
+  `SELECT c.id::text, c.user_a, c.user_b, c.created_at, c.updated_at,
+          CASE WHEN c.user_a = $1 THEN c.a_unread ELSE c.b_unread END,
+          ${messageColumns('m')}
+   FROM (
+     SELECT * FROM (
+       (SELECT * FROM conversation
+         WHERE user_a = $1 AND (updated_at, id) < ($2::timestamptz, $3::uuid)
+         ORDER BY updated_at DESC, id DESC LIMIT $4)
+       UNION ALL
+       (SELECT * FROM conversation
+         WHERE user_b = $1 AND (updated_at, id) < ($2::timestamptz, $3::uuid)
+         ORDER BY updated_at DESC, id DESC LIMIT $4)
+     ) both_sides
+     ORDER BY updated_at DESC, id DESC
+     LIMIT $4
+   ) c
+   LEFT JOIN message m ON m.conversation_id = c.id AND m.seq = c.last_seq
+   ORDER BY c.updated_at DESC, c.id DESC`,
+);
+
+/** A row of the list: the summary, and its activity key for the next cursor. */
+export interface SummaryRow {
+  summary: ConversationSummary;
+  updatedAt: Date;
+  id: string;
+}
+
 @Injectable()
 export class ConversationsRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly sql: HotSql,
+  ) {}
 
   async findById(id: string): Promise<ConversationRow | undefined> {
     const rows = await this.prisma.$queryRaw<ConversationRow[]>`
@@ -55,33 +85,25 @@ export class ConversationsRepository {
     return again[0];
   }
 
-  /**
-   * One page of the user's conversations, most recent activity first. Each side of the pair has
-   * its own (user, updated_at, id) index; the two ordered scans are merged, then the page is
-   * decorated with its last message and the caller's unread count (a partial index).
-   */
   async listForUser(userId: string, after: ActivityCursor | undefined, limit: number): Promise<SummaryRow[]> {
-    const beforeTime = after ? after.updatedAt : new Date(8.64e15);
-    const beforeId = after ? after.conversationId : 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-    return this.prisma.$queryRaw<SummaryRow[]>`
-      SELECT c.id::text, c.user_a, c.user_b, c.created_at, c.updated_at,
-        (SELECT count(*)::int FROM message u
-          WHERE u.conversation_id = c.id AND u.recipient_id = ${userId} AND u.read_at IS NULL) AS unread_count,
-        (SELECT json_build_object(
-            'id', m.id, 'conversation_id', m.conversation_id, 'seq', m.seq, 'sender_id', m.sender_id,
-            'text', m.text, 'client_message_id', m.client_message_id, 'created_at', m.created_at,
-            'delivered_at', m.delivered_at, 'read_at', m.read_at)
-          FROM message m WHERE m.conversation_id = c.id AND m.seq = c.last_seq) AS last_message
-      FROM (
-        (SELECT * FROM conversation
-          WHERE user_a = ${userId} AND (updated_at, id) < (${beforeTime}, ${beforeId}::uuid)
-          ORDER BY updated_at DESC, id DESC LIMIT ${limit})
-        UNION ALL
-        (SELECT * FROM conversation
-          WHERE user_b = ${userId} AND (updated_at, id) < (${beforeTime}, ${beforeId}::uuid)
-          ORDER BY updated_at DESC, id DESC LIMIT ${limit})
-      ) c
-      ORDER BY c.updated_at DESC, c.id DESC
-      LIMIT ${limit}`;
+    const rows = await this.sql.rows(LIST_FOR_USER, [
+      userId,
+      after ? after.updatedAt : new Date(8.64e15),
+      after ? after.conversationId : 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+      limit,
+    ]);
+    return rows.map((row) => {
+      const [id, userA, userB, createdAt, updatedAt, unreadCount] = row as [string, string, string, Date, Date, number];
+      const summary: ConversationSummary = {
+        conversationId: id,
+        participantIds: [userA, userB],
+        createdAt: createdAt.toISOString(),
+        unreadCount,
+        updatedAt: updatedAt.toISOString(),
+      };
+      const lastMessage = decodeMessage(row, 6);
+      if (lastMessage) summary.lastMessage = lastMessage;
+      return { summary, updatedAt, id };
+    });
   }
 }

@@ -3,14 +3,13 @@ import { uuidv7 } from 'uuidv7';
 import type { Actor } from '../common/actor.js';
 import { AppError } from '../common/app-error.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
-import { toMessage } from '../common/message-row.js';
 import { resolvePageSize } from '../common/page-size.js';
 import type { Conversation, ConversationSummary, Page } from '../contract/models.js';
 import type { ListConversationsDto, StartConversationDto } from '../contract/schemas.js';
 import { CONNECTION_CHECKER, type ConnectionChecker } from './connection-checker.port.js';
 import { orderedPair, otherParticipant, type Participants } from './conversation-pair.js';
 import { ParticipantsCache } from './participants-cache.js';
-import { ConversationsRepository, type ConversationRow, type SummaryRow } from './conversations.repository.js';
+import { ConversationsRepository, type ConversationRow } from './conversations.repository.js';
 
 const LIST_PAGE = { default: 20, max: 100 };
 
@@ -65,11 +64,10 @@ export class ConversationsService {
     const limit = resolvePageSize(dto.pageSize, LIST_PAGE);
     const after = dto.cursor ? decodeActivityCursor(dto.cursor) : undefined;
     const rows = await this.repository.listForUser(actor.userId, after, limit + 1);
-    const page = rows.slice(0, limit).map(toSummary);
     const last = rows.length > limit ? rows[limit - 1] : undefined;
     return {
-      items: page,
-      nextCursor: last ? encodeCursor('c1', [last.updated_at.toISOString(), last.id]) : undefined,
+      items: rows.slice(0, limit).map((row) => row.summary),
+      nextCursor: last ? encodeCursor('c1', [last.updatedAt.toISOString(), last.id]) : undefined,
     };
   }
 }
@@ -87,22 +85,4 @@ function decodeActivityCursor(raw: string) {
 
 export function toConversation(row: ConversationRow): Conversation {
   return { conversationId: row.id, participantIds: [row.user_a, row.user_b], createdAt: row.created_at.toISOString() };
-}
-
-function toSummary(row: SummaryRow): ConversationSummary {
-  const summary: ConversationSummary = {
-    ...toConversation(row),
-    unreadCount: row.unread_count,
-    updatedAt: row.updated_at.toISOString(),
-  };
-  const last = row.last_message;
-  if (last) {
-    summary.lastMessage = toMessage({
-      ...last,
-      created_at: new Date(last.created_at),
-      delivered_at: last.delivered_at === null ? null : new Date(last.delivered_at),
-      read_at: last.read_at === null ? null : new Date(last.read_at),
-    });
-  }
-  return summary;
 }

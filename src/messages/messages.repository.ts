@@ -1,41 +1,49 @@
 import { Injectable } from '@nestjs/common';
-import { Prisma } from '../generated/prisma/client.js';
-import { PrismaService } from '../infrastructure/prisma/prisma.service.js';
+import type { Message } from '../contract/models.js';
+import type { Message as MessageRecord } from '../generated/prisma/client.js';
+import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
 import { isUniqueViolation } from '../infrastructure/prisma/unique-violation.js';
-import { MESSAGE_COLUMNS, type MessageRow } from '../common/message-row.js';
+import type { BatchStore, InsertOutcome, NewMessage } from './send-pipeline.js';
 
-interface Mark {
-  set: Prisma.Sql;
-  unmarked: Prisma.Sql;
-  column: Prisma.Sql;
+/**
+ * The one list of a message's columns, from the table (Prisma's model types it) to the wire: every
+ * statement that reads messages selects `messageColumns(alias)` and decodes with `decodeMessage`.
+ */
+const MESSAGE_COLUMNS = {
+  id: (m: string) => `${m}.id::text`,
+  conversationId: (m: string) => `${m}.conversation_id::text`,
+  seq: (m: string) => `${m}.seq`,
+  senderId: (m: string) => `${m}.sender_id`,
+  text: (m: string) => `${m}.text`,
+  clientMessageId: (m: string) => `${m}.client_message_id`,
+  createdAt: (m: string) => `${m}.created_at`,
+  deliveredAt: (m: string) => `${m}.delivered_at`,
+  readAt: (m: string) => `${m}.read_at`,
+} satisfies Partial<Record<keyof MessageRecord, (alias: string) => string>>;
+
+type Columns = { [K in keyof typeof MESSAGE_COLUMNS]: MessageRecord[K] };
+const COLUMN_NAMES = Object.keys(MESSAGE_COLUMNS) as Array<keyof Columns>;
+export const MESSAGE_COLUMN_COUNT = COLUMN_NAMES.length;
+
+export function messageColumns(alias: string): string {
+  return Object.values(MESSAGE_COLUMNS)
+    .map((column) => column(alias))
+    .join(', ');
 }
 
-/** The SQL of each receipt kind: constants, never input. Reading a message delivers it too. */
-const MARKS: Record<'delivered' | 'read', Mark> = {
-  delivered: {
-    set: Prisma.raw('delivered_at = statement_timestamp()'),
-    unmarked: Prisma.raw('m.delivered_at IS NULL'),
-    column: Prisma.raw('m.delivered_at'),
-  },
-  read: {
-    set: Prisma.raw('read_at = statement_timestamp(), delivered_at = COALESCE(m.delivered_at, statement_timestamp())'),
-    unmarked: Prisma.raw('m.read_at IS NULL'),
-    column: Prisma.raw('m.read_at'),
-  },
-};
-
-const columns = Prisma.raw(MESSAGE_COLUMNS.replace(/\bid\b/, 'id::text').replace('conversation_id', 'conversation_id::text'));
-
-export interface NewMessage {
-  id: string;
-  conversationId: string;
-  senderId: string;
-  recipientId: string;
-  text: string;
-  clientMessageId?: string;
+/** The message at `offset` of a row selected with `messageColumns`, or undefined for a LEFT JOIN miss. */
+export function decodeMessage(row: unknown[], offset = 0): Message | undefined {
+  if (row[offset] === null) return undefined;
+  const [id, conversationId, seq, senderId, text, clientMessageId, createdAt, deliveredAt, readAt] = row.slice(offset, offset + MESSAGE_COLUMN_COUNT) as [
+    Columns['id'], Columns['conversationId'], Columns['seq'], Columns['senderId'], Columns['text'],
+    Columns['clientMessageId'], Columns['createdAt'], Columns['deliveredAt'], Columns['readAt'],
+  ];
+  const message: Message = { messageId: id, conversationId, senderId, text, seq, timestamp: createdAt.toISOString() };
+  if (clientMessageId !== null) message.clientMessageId = clientMessageId;
+  if (deliveredAt !== null) message.deliveredAt = deliveredAt.toISOString();
+  if (readAt !== null) message.readAt = readAt.toISOString();
+  return message;
 }
-
-export type InsertOutcome = { created: true; row: MessageRow } | { created: false; row: MessageRow };
 
 /** The newest message a receipt newly marked, or none when the mark had already passed. */
 export interface MarkOutcome {
@@ -43,152 +51,232 @@ export interface MarkOutcome {
   newest?: { id: string; at: Date };
 }
 
+/**
+ * Stores a batch in one statement, all or nothing; inputs are arrays bound to unnest().
+ * - Inputs whose (sender, clientMessageId) is already stored are left out and come back as that
+ *   original (`created` false), so that retries never move a counter.
+ * - Conversation rows are locked in id order (concurrent batches cannot deadlock); each counter moves
+ *   by its number of new messages, which take the freed seq values in input order: gap-free.
+ * - The conversation row is updated in place: last_seq, the recipients' unread counters and
+ *   updated_at (the one indexed column, for the activity order of lists).
+ */
+const INSERT_BATCH = statement(
+  'message_insert_batch',
+  `WITH input AS (
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
+       AS t(id, conversation_id, sender_id, recipient_id, text, client_message_id, ord)
+   ), existing AS (
+     SELECT ${messageColumns('m')} FROM input i
+     JOIN message m ON m.sender_id = i.sender_id AND m.client_message_id = i.client_message_id AND m.client_message_id IS NOT NULL
+   ), fresh AS (
+     SELECT i.* FROM input i
+     WHERE i.client_message_id IS NULL
+        OR NOT EXISTS (SELECT 1 FROM message m WHERE m.sender_id = i.sender_id AND m.client_message_id = i.client_message_id AND m.client_message_id IS NOT NULL)
+   ), counts AS (
+     SELECT f.conversation_id, count(*)::int AS n, (count(*) FILTER (WHERE f.recipient_id = c.user_a))::int AS to_a
+     FROM fresh f JOIN conversation c ON c.id = f.conversation_id
+     GROUP BY f.conversation_id
+   ), locked AS MATERIALIZED (
+     SELECT c.id FROM conversation c WHERE c.id IN (SELECT conversation_id FROM counts) ORDER BY c.id FOR UPDATE
+   ), bumped AS (
+     UPDATE conversation c
+     SET last_seq = c.last_seq + counts.n,
+         a_unread = c.a_unread + counts.to_a,
+         b_unread = c.b_unread + counts.n - counts.to_a,
+         updated_at = GREATEST(c.updated_at, clock_timestamp())
+     FROM locked JOIN counts ON counts.conversation_id = locked.id
+     WHERE c.id = locked.id
+     RETURNING c.id, c.last_seq - counts.n AS base_seq, c.updated_at
+   ), inserted AS (
+     INSERT INTO message AS m (id, conversation_id, seq, sender_id, recipient_id, text, client_message_id, created_at)
+     SELECT f.id, f.conversation_id, b.base_seq + row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord),
+            f.sender_id, f.recipient_id, f.text, f.client_message_id, b.updated_at
+     FROM fresh f JOIN bumped b ON b.id = f.conversation_id
+     RETURNING ${messageColumns('m')}
+   )
+   SELECT true, * FROM inserted
+   UNION ALL
+   SELECT false, * FROM existing`,
+);
+
+const FIND_BY_CLIENT_MESSAGE_ID = statement(
+  'message_by_client_message_id',
+  `SELECT ${messageColumns('m')} FROM message m
+   WHERE m.sender_id = $1 AND m.client_message_id = $2 AND m.client_message_id IS NOT NULL`,
+);
+
+/**
+ * Newest first, strictly older than $2. seq is gap-free, so the page is exactly the range
+ * [$2 - $3, $2): the index conditions bound the rows read to the page, whatever plan the statistics
+ * of the moment suggest (docs/query-plans.md); the LIMIT steers the planner to the backward index walk.
+ */
+const HISTORY_BEFORE = statement(
+  'message_history_before',
+  `SELECT ${messageColumns('m')} FROM message m
+   WHERE m.conversation_id = $1 AND m.seq < $2 AND m.seq >= $2::int - $3::int
+   ORDER BY m.seq DESC LIMIT $3`,
+);
+
+/** The newest page: the range ends at the conversation's last_seq, read in the same snapshot. */
+const HISTORY_LATEST = statement(
+  'message_history_latest',
+  `SELECT ${messageColumns('m')} FROM message m
+   WHERE m.conversation_id = $1
+     AND m.seq > (SELECT c.last_seq FROM conversation c WHERE c.id = $1) - $2::int
+   ORDER BY m.seq DESC LIMIT $2`,
+);
+
+/**
+ * Messages addressed to the user and not yet marked delivered, oldest first, in the order of the
+ * partial (recipient_id, created_at, conversation_id, seq) index.
+ */
+const UNDELIVERED = statement(
+  'message_undelivered',
+  `SELECT ${messageColumns('m')} FROM message m
+   WHERE m.recipient_id = $1 AND m.delivered_at IS NULL
+   ORDER BY m.created_at, m.conversation_id, m.seq LIMIT $2`,
+);
+
+/**
+ * One receipt statement ($1 conversation, $2 the participant marking, $3 the target message):
+ * stamps every message addressed to the participant between their watermark and the target with
+ * the statement's one timestamp, moves the watermark (never backwards) and, for reads, the unread
+ * counter by the number of messages newly read; returns the newest message stamped. Lookups are by
+ * unique keys and ranges of them, so the statement reads only what it newly marks whatever the
+ * statistics say (test/integration/fresh-table-plans.spec.ts).
+ */
+function receiptStatement(kind: 'delivered' | 'read') {
+  const set = kind === 'read' ? 'read_at = statement_timestamp(), delivered_at = COALESCE(m.delivered_at, statement_timestamp())' : 'delivered_at = statement_timestamp()';
+  const counterMoves =
+    kind === 'read'
+      ? `a_read_seq = CASE WHEN p.is_a THEN GREATEST(c.a_read_seq, t.seq) ELSE c.a_read_seq END,
+         b_read_seq = CASE WHEN p.is_a THEN c.b_read_seq ELSE GREATEST(c.b_read_seq, t.seq) END,
+         a_delivered_seq = CASE WHEN p.is_a THEN GREATEST(c.a_delivered_seq, t.seq) ELSE c.a_delivered_seq END,
+         b_delivered_seq = CASE WHEN p.is_a THEN c.b_delivered_seq ELSE GREATEST(c.b_delivered_seq, t.seq) END,
+         a_unread = c.a_unread - CASE WHEN p.is_a THEN n.count ELSE 0 END,
+         b_unread = c.b_unread - CASE WHEN p.is_a THEN 0 ELSE n.count END`
+      : `a_delivered_seq = CASE WHEN p.is_a THEN GREATEST(c.a_delivered_seq, t.seq) ELSE c.a_delivered_seq END,
+         b_delivered_seq = CASE WHEN p.is_a THEN c.b_delivered_seq ELSE GREATEST(c.b_delivered_seq, t.seq) END`;
+  return statement(
+    `message_mark_${kind}`,
+    `WITH p AS (
+       SELECT c.id, c.user_a = $2 AS is_a,
+              CASE WHEN c.user_a = $2 THEN c.a_${kind}_seq ELSE c.b_${kind}_seq END AS mark
+       FROM conversation c WHERE c.id = $1 AND $2 IN (c.user_a, c.user_b)
+     ), t AS (
+       /* by primary key alone: OFFSET 0 keeps the planner from merging in the conversation test */
+       SELECT target.seq FROM (SELECT seq, conversation_id FROM message WHERE id = $3 OFFSET 0) target WHERE target.conversation_id = $1
+     ), marked AS (
+       /* scalar subqueries: the range is an index condition on (conversation_id, seq), never a join filter */
+       UPDATE message m SET ${set}
+       WHERE m.conversation_id = $1 AND m.seq > (SELECT mark FROM p) AND m.seq <= (SELECT seq FROM t)
+         AND m.recipient_id = $2 AND m.${kind}_at IS NULL
+       RETURNING m.id, m.seq, m.${kind}_at AS at
+     ), n AS (
+       SELECT count(*)::int AS count FROM marked
+     ), moved AS (
+       UPDATE conversation c SET ${counterMoves}
+       FROM p, t, n
+       WHERE c.id = $1 AND (t.seq > p.mark OR n.count > 0)
+     )
+     SELECT EXISTS (SELECT 1 FROM t), newest.id::text, newest.at
+     FROM (SELECT 1) AS one
+     LEFT JOIN LATERAL (SELECT id, at FROM marked ORDER BY seq DESC LIMIT 1) newest ON true`,
+  );
+}
+const MARK_DELIVERED = receiptStatement('delivered');
+const MARK_READ = receiptStatement('read');
+
+const CLIENT_MESSAGE_ID_KEY = 'message_sender_client_message_id_key';
+
 @Injectable()
-export class MessagesRepository {
-  constructor(private readonly prisma: PrismaService) {}
+export class MessagesRepository implements BatchStore {
+  constructor(private readonly sql: HotSql) {}
 
   /**
-   * Stores a message with the conversation's next seq in one statement: the conversation row is
-   * locked while its counter moves, so seq is gap-free, and a failed insert (a repeated
-   * clientMessageId) rolls the counter back with it.
+   * Stores the messages (of any conversations) in one statement and returns, in input order, each
+   * one's stored message. Callers give each (sender, clientMessageId) at most once per batch. A
+   * unique violation (the same clientMessageId committed concurrently by another batch) fails the
+   * whole batch: `insertOne` then sorts originals from repeats.
    */
-  async insert(message: NewMessage): Promise<InsertOutcome> {
-    try {
-      const rows = await this.prisma.$queryRaw<Array<{ seq: number; created_at: Date }>>`
-        WITH c AS (
-          UPDATE conversation SET last_seq = last_seq + 1, updated_at = GREATEST(updated_at, clock_timestamp())
-          WHERE id = ${message.conversationId}::uuid
-          RETURNING last_seq, updated_at
-        )
-        INSERT INTO message (id, conversation_id, seq, sender_id, recipient_id, text, client_message_id, created_at)
-        SELECT ${message.id}::uuid, ${message.conversationId}::uuid, c.last_seq, ${message.senderId},
-               ${message.recipientId}, ${message.text}, ${message.clientMessageId ?? null}, c.updated_at
-        FROM c
-        RETURNING seq, created_at`;
-      const stored = rows[0];
-      if (!stored) throw new Error(`conversation ${message.conversationId} vanished while sending`);
-      return { created: true, row: newRow(message, stored.seq, stored.created_at) };
-    } catch (error) {
-      if (!message.clientMessageId || !isUniqueViolation(error, 'message_sender_client_message_id_key')) throw error;
-      const original = await this.findByClientMessageId(message.senderId, message.clientMessageId);
-      if (!original) throw error;
-      return { created: false, row: original };
+  async insertBatch(messages: NewMessage[]): Promise<InsertOutcome[]> {
+    const rows = await this.sql.rows(INSERT_BATCH, [
+      messages.map((m) => m.id),
+      messages.map((m) => m.conversationId),
+      messages.map((m) => m.senderId),
+      messages.map((m) => m.recipientId),
+      messages.map((m) => m.text),
+      messages.map((m) => m.clientMessageId ?? null),
+    ]);
+    const byId = new Map<string, InsertOutcome>();
+    const byClientId = new Map<string, InsertOutcome>();
+    for (const row of rows) {
+      const outcome = { created: row[0] as boolean, message: decodeMessage(row, 1)! };
+      if (outcome.created) byId.set(outcome.message.messageId, outcome);
+      else byClientId.set(clientKey(outcome.message.senderId, outcome.message.clientMessageId!), outcome);
     }
-  }
-
-  /**
-   * Stores several messages in one statement, all or nothing. Conversation rows are locked in id
-   * order (so concurrent batches cannot deadlock), each counter moves by its number of messages,
-   * and the messages take the freed seq values in input order: gap-free, as in `insert`. A repeated
-   * clientMessageId fails the whole batch; the caller then falls back to `insert` one by one.
-   */
-  async insertMany(messages: NewMessage[]): Promise<MessageRow[]> {
-    const rows = await this.prisma.$queryRaw<Array<{ id: string; seq: number; created_at: Date }>>`
-      WITH input AS (
-        SELECT * FROM unnest(
-          ${messages.map((m) => m.id)}::uuid[], ${messages.map((m) => m.conversationId)}::uuid[],
-          ${messages.map((m) => m.senderId)}::text[], ${messages.map((m) => m.recipientId)}::text[],
-          ${messages.map((m) => m.text)}::text[], ${messages.map((m) => m.clientMessageId ?? null)}::text[]
-        ) WITH ORDINALITY AS t(id, conversation_id, sender_id, recipient_id, text, client_message_id, ord)
-      ), counts AS (
-        SELECT conversation_id, count(*)::int AS n FROM input GROUP BY conversation_id
-      ), locked AS MATERIALIZED (
-        SELECT c.id FROM conversation c WHERE c.id IN (SELECT conversation_id FROM counts) ORDER BY c.id FOR UPDATE
-      ), bumped AS (
-        UPDATE conversation c
-        SET last_seq = c.last_seq + counts.n, updated_at = GREATEST(c.updated_at, clock_timestamp())
-        FROM locked JOIN counts ON counts.conversation_id = locked.id
-        WHERE c.id = locked.id
-        RETURNING c.id, c.last_seq - counts.n AS base_seq, c.updated_at
-      )
-      INSERT INTO message (id, conversation_id, seq, sender_id, recipient_id, text, client_message_id, created_at)
-      SELECT i.id, i.conversation_id,
-             b.base_seq + row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord),
-             i.sender_id, i.recipient_id, i.text, i.client_message_id, b.updated_at
-      FROM input i JOIN bumped b ON b.id = i.conversation_id
-      RETURNING id::text, seq, created_at`;
-    const stored = new Map(rows.map((row) => [row.id, row]));
     return messages.map((message) => {
-      const row = stored.get(message.id);
-      if (!row) throw new Error(`conversation ${message.conversationId} vanished while sending`);
-      return newRow(message, row.seq, row.created_at);
+      const outcome = byId.get(message.id) ?? (message.clientMessageId !== undefined ? byClientId.get(clientKey(message.senderId, message.clientMessageId)) : undefined);
+      if (!outcome) throw new Error(`conversation ${message.conversationId} vanished while sending`);
+      return outcome;
     });
   }
 
-  async findByClientMessageId(senderId: string, clientMessageId: string): Promise<MessageRow | undefined> {
-    const rows = await this.prisma.$queryRaw<MessageRow[]>`
-      SELECT ${columns} FROM message WHERE sender_id = ${senderId} AND client_message_id = ${clientMessageId}`;
-    return rows[0];
+  /** The failure of a batch that `insertOne` sorts out: a clientMessageId committed concurrently. */
+  isRetryableOneByOne(error: unknown): boolean {
+    return isUniqueViolation(error, CLIENT_MESSAGE_ID_KEY);
   }
 
-  /** Newest first, strictly older than `beforeSeq`: a keyset walk down the (conversation_id, seq) index. */
-  async history(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<MessageRow[]> {
-    return this.prisma.$queryRaw<MessageRow[]>`
-      SELECT ${columns} FROM message
-      WHERE conversation_id = ${conversationId}::uuid AND seq < ${beforeSeq ?? 2_147_483_647}
-      ORDER BY seq DESC LIMIT ${limit}`;
+  /** One message alone: a concurrent original of its clientMessageId is returned instead. */
+  async insertOne(message: NewMessage): Promise<InsertOutcome> {
+    try {
+      const [outcome] = await this.insertBatch([message]);
+      return outcome!;
+    } catch (error) {
+      if (message.clientMessageId === undefined || !this.isRetryableOneByOne(error)) throw error;
+      const original = await this.findByClientMessageId(message.senderId, message.clientMessageId);
+      if (!original) throw error;
+      return { created: false, message: original };
+    }
   }
 
-  /**
-   * Messages addressed to the user and not yet marked delivered, oldest first, in the order of the
-   * partial (recipient_id, created_at, conversation_id, seq) index. The ORDER BY is qualified: a bare
-   * `conversation_id` would name the selected `conversation_id::text`, an order the index cannot give,
-   * and add a sort step over the backlog.
-   */
-  async undelivered(recipientId: string, limit: number): Promise<MessageRow[]> {
-    return this.prisma.$queryRaw<MessageRow[]>`
-      SELECT ${columns} FROM message
-      WHERE recipient_id = ${recipientId} AND delivered_at IS NULL
-      ORDER BY message.created_at, message.conversation_id, message.seq LIMIT ${limit}`;
+  async findByClientMessageId(senderId: string, clientMessageId: string): Promise<Message | undefined> {
+    const [row] = await this.sql.rows(FIND_BY_CLIENT_MESSAGE_ID, [senderId, clientMessageId]);
+    return row && decodeMessage(row);
+  }
+
+  /** Up to `limit` messages older than `beforeSeq` (or the newest), newest first. */
+  async history(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<Message[]> {
+    const rows =
+      beforeSeq === undefined
+        ? await this.sql.rows(HISTORY_LATEST, [conversationId, limit])
+        : await this.sql.rows(HISTORY_BEFORE, [conversationId, beforeSeq, limit]);
+    return rows.map((row) => decodeMessage(row)!);
+  }
+
+  async undelivered(recipientId: string, limit: number): Promise<Message[]> {
+    const rows = await this.sql.rows(UNDELIVERED, [recipientId, limit]);
+    return rows.map((row) => decodeMessage(row)!);
   }
 
   /** Marks the recipient's messages up to and including the target as delivered. */
   markDelivered(conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
-    return this.mark(MARKS.delivered, conversationId, recipientId, targetMessageId);
+    return this.mark(MARK_DELIVERED, conversationId, recipientId, targetMessageId);
   }
 
   /** Marks the recipient's messages up to and including the target as read, and delivered if not yet. */
   markRead(conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
-    return this.mark(MARKS.read, conversationId, recipientId, targetMessageId);
+    return this.mark(MARK_READ, conversationId, recipientId, targetMessageId);
   }
 
-  /**
-   * One receipt statement: finds the target's seq, stamps every unmarked message addressed to the
-   * recipient up to it with the statement's one timestamp, and returns the newest one stamped.
-   */
-  private async mark(kind: Mark, conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
-    const rows = await this.prisma.$queryRaw<Array<{ target_found: boolean; id: string | null; at: Date | null }>>`
-      WITH target AS (
-        SELECT seq FROM message WHERE id = ${targetMessageId}::uuid AND conversation_id = ${conversationId}::uuid
-      ), marked AS (
-        UPDATE message m SET ${kind.set}
-        FROM target
-        WHERE m.conversation_id = ${conversationId}::uuid AND m.recipient_id = ${recipientId}
-          AND ${kind.unmarked} AND m.seq <= target.seq
-        RETURNING m.id, m.seq, ${kind.column} AS at
-      )
-      SELECT EXISTS (SELECT 1 FROM target) AS target_found, newest.id::text, newest.at
-      FROM (SELECT 1) AS one
-      LEFT JOIN LATERAL (SELECT id, at FROM marked ORDER BY seq DESC LIMIT 1) newest ON true`;
-    return toOutcome(rows[0]);
+  private async mark(kind: typeof MARK_READ, conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
+    const [row] = await this.sql.rows(kind, [conversationId, recipientId, targetMessageId]);
+    const [targetFound, id, at] = (row ?? [false, null, null]) as [boolean, string | null, Date | null];
+    if (!targetFound) return { targetFound: false };
+    return id && at ? { targetFound: true, newest: { id, at } } : { targetFound: true };
   }
 }
 
-function toOutcome(row: { target_found: boolean; id: string | null; at: Date | null } | undefined): MarkOutcome {
-  if (!row?.target_found) return { targetFound: false };
-  return row.id && row.at ? { targetFound: true, newest: { id: row.id, at: row.at } } : { targetFound: true };
-}
-
-function newRow(message: NewMessage, seq: number, createdAt: Date): MessageRow {
-  return {
-    id: message.id,
-    conversation_id: message.conversationId,
-    seq,
-    sender_id: message.senderId,
-    text: message.text,
-    client_message_id: message.clientMessageId ?? null,
-    created_at: createdAt,
-    delivered_at: null,
-    read_at: null,
-  };
+function clientKey(senderId: string, clientMessageId: string): string {
+  return `${senderId}\u0000${clientMessageId}`;
 }

@@ -1,9 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { uuidv7 } from 'uuidv7';
 import type { Actor } from '../common/actor.js';
 import { AppError } from '../common/app-error.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
-import { toMessage } from '../common/message-row.js';
 import { resolvePageSize } from '../common/page-size.js';
 import { REALTIME_NOTIFIER, type RealtimeNotifier } from '../common/realtime-notifier.port.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -13,21 +12,25 @@ import type { MarkAsDeliveredDto, MarkAsReadDto, MessageHistoryDto, SendMessageD
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
 import { TypingService } from '../typing/typing.service.js';
-import { KeyedQueue } from '../common/keyed-queue.js';
-import { InsertBatcher } from './insert-batcher.js';
 import { assertValidText } from './message-text.js';
 import { MessagesRepository } from './messages.repository.js';
 import { RateLimiter } from '../common/rate-limiter.js';
+import { SendPipeline } from './send-pipeline.js';
 
 const HISTORY_PAGE = { default: 50, max: 100 };
 export const CATCH_UP_LIMIT = 500;
+/**
+ * Send lanes (SendPipeline): each holds one pool connection while its batch is in flight, so reads
+ * and receipts keep the rest of the pool. Measured in docs/performance.md.
+ */
+const SEND_LANES = 4;
 
 @Injectable()
 export class MessagesService {
+  private readonly logger = new Logger('MessagesService');
   private readonly sendLimiter: RateLimiter;
-  private readonly sendOrder = new KeyedQueue();
   private readonly maxLength: number;
-  private readonly writer: InsertBatcher;
+  private readonly pipeline: SendPipeline;
 
   constructor(
     private readonly repository: MessagesRepository,
@@ -39,7 +42,8 @@ export class MessagesService {
   ) {
     this.sendLimiter = new RateLimiter(config.rateLimitMessagesPerSecond, config.rateLimitMessagesPerSecond * 2);
     this.maxLength = config.messageMaxLength;
-    this.writer = new InsertBatcher(repository);
+    const lanes = Math.max(1, Math.min(SEND_LANES, config.databasePoolSize - 1));
+    this.pipeline = new SendPipeline(repository, lanes, (error) => this.logger.error(`broadcasting a stored message failed: ${(error as Error).message}`));
   }
 
   /**
@@ -51,25 +55,23 @@ export class MessagesService {
     if (!this.sendLimiter.tryTake(actor.userId)) throw new AppError('RESOURCE_EXHAUSTED', 'sending too fast; slow down');
     const membership = await this.conversations.requireMembership(actor, dto.conversationId);
     await this.conversations.requireConnected(actor.userId, membership.otherId);
-    // Store and broadcast one message of a conversation at a time, so that concurrent sends are
-    // broadcast in the order of their seq (CONTRACT §3.3), not in the order their inserts return.
-    return this.sendOrder.run(dto.conversationId, async () => {
-      const outcome = await this.writer.insert({
+    const outcome = await this.pipeline.submit(
+      {
         id: uuidv7(),
         conversationId: dto.conversationId,
         senderId: actor.userId,
         recipientId: membership.otherId,
         text: dto.text,
         clientMessageId: dto.clientMessageId,
-      });
-      const message = toMessage(outcome.row);
-      if (outcome.created) {
+      },
+      // Runs in seq order per conversation, right after the commit (CONTRACT §3.3).
+      ({ message }) => {
         this.metrics.messagesStored.inc();
         this.typing.clearAfterSend(dto.conversationId, actor.userId);
         this.notifier.newMessage(message, membership.otherId, actor);
-      }
-      return message;
-    });
+      },
+    );
+    return outcome.message;
   }
 
   async markDelivered(actor: Actor, dto: MarkAsDeliveredDto): Promise<void> {
@@ -109,20 +111,16 @@ export class MessagesService {
     const limit = resolvePageSize(dto.pageSize, HISTORY_PAGE);
     const beforeSeq = dto.paginationCursor ? decodeHistoryCursor(dto.paginationCursor) : undefined;
     const stopTimer = this.metrics.historyQuerySeconds.startTimer();
-    const rows = await this.repository.history(dto.conversationId, beforeSeq, limit + 1);
+    const items = await this.repository.history(dto.conversationId, beforeSeq, limit);
     stopTimer();
-    const page = rows.slice(0, limit);
-    const oldest = page.at(-1);
-    return {
-      items: page.map(toMessage),
-      nextCursor: rows.length > limit && oldest ? encodeCursor('h1', [oldest.seq]) : undefined,
-    };
+    // seq has no gaps: the page that ends at seq 1 is the last one.
+    const oldest = items.at(-1);
+    return { items, nextCursor: oldest && oldest.seq > 1 ? encodeCursor('h1', [oldest.seq]) : undefined };
   }
 
   /** What a user missed while offline: undelivered messages addressed to them, oldest first. */
   async undeliveredFor(userId: string): Promise<Message[]> {
-    const rows = await this.repository.undelivered(userId, CATCH_UP_LIMIT);
-    return rows.map(toMessage);
+    return this.repository.undelivered(userId, CATCH_UP_LIMIT);
   }
 }
 

@@ -77,7 +77,7 @@ describe('ConversationsRepository on PostgreSQL', () => {
         if (page.length > 0) pages.push(page);
         if (page.length < pageSize) return pages;
         const last = page.at(-1)!;
-        after = { updatedAt: last.updated_at, conversationId: last.id };
+        after = { updatedAt: last.updatedAt, conversationId: last.id };
       }
       throw new Error('pagination did not end');
     }
@@ -113,8 +113,8 @@ describe('ConversationsRepository on PostgreSQL', () => {
       const { me, expected } = await arrange();
       const rows = await db.conversations.listForUser(me, undefined, 100);
       expect(rows.map((row) => row.id)).toEqual(expected.map((c) => c.id));
-      expect(rows.map((row) => row.updated_at.getTime())).toEqual(expected.map((c) => c.updated_at.getTime()));
-      for (const row of rows) expect([row.user_a, row.user_b]).toContain(me);
+      expect(rows.map((row) => row.updatedAt.getTime())).toEqual(expected.map((c) => c.updated_at.getTime()));
+      for (const row of rows) expect(row.summary.participantIds).toContain(me);
     });
 
     it.each([1, 2, 3, 4, 7, 8])('pages by keyset with page size %i, without duplicates or gaps', async (pageSize) => {
@@ -145,46 +145,59 @@ describe('ConversationsRepository on PostgreSQL', () => {
       const empty = await createConversation(db, me, userId('a'));
 
       const fromOther = [];
-      for (let i = 0; i < 3; i++) fromOther.push((await sendMessage(db, conversation, other)).row);
+      for (let i = 0; i < 3; i++) fromOther.push((await sendMessage(db, conversation, other)).message);
       await sendMessage(db, conversation, me);
-      const last = (await sendMessage(db, conversation, me, { text: 'the last word' })).row;
+      const last = (await sendMessage(db, conversation, me, { text: 'the last word' })).message;
 
-      const mine = await db.conversations.listForUser(me, undefined, 10);
-      const summary = mine.find((row) => row.id === conversation.id)!;
-      expect(summary.unread_count).toBe(3);
-      expect(summary.last_message).toMatchObject({
-        id: last.id,
-        conversation_id: conversation.id,
-        seq: 5,
-        sender_id: me,
-        text: 'the last word',
-        client_message_id: null,
-        delivered_at: null,
-        read_at: null,
-      });
-      expect(Date.parse(summary.last_message!.created_at)).toBe(last.created_at.getTime());
-      expect(summary.updated_at.getTime()).toBe(last.created_at.getTime());
+      const summaryOf = async (user: string, id: string) => (await db.conversations.listForUser(user, undefined, 10)).find((row) => row.id === id)!.summary;
+      const summary = await summaryOf(me, conversation.id);
+      expect(summary.unreadCount).toBe(3);
+      expect(summary.lastMessage).toEqual(last);
+      expect(summary.lastMessage).toMatchObject({ seq: 5, senderId: me, text: 'the last word' });
+      expect(summary.updatedAt).toBe(last.timestamp);
 
-      const blank = mine.find((row) => row.id === empty.id)!;
-      expect(blank.unread_count).toBe(0);
-      expect(blank.last_message).toBeNull();
+      const blank = await summaryOf(me, empty.id);
+      expect(blank.unreadCount).toBe(0);
+      expect(blank.lastMessage).toBeUndefined();
 
       const theirs = await db.conversations.listForUser(other, undefined, 10);
       expect(theirs.map((row) => row.id)).toEqual([conversation.id]);
-      expect(theirs[0].unread_count).toBe(2);
-      expect(theirs[0].last_message?.id).toBe(last.id);
+      expect(theirs[0].summary.unreadCount).toBe(2);
+      expect(theirs[0].summary.lastMessage?.messageId).toBe(last.messageId);
 
-      await db.messages.markRead(conversation.id, me, fromOther[1].id);
-      const afterRead = await db.conversations.listForUser(me, undefined, 10);
-      expect(afterRead.find((row) => row.id === conversation.id)?.unread_count).toBe(1);
+      await db.messages.markRead(conversation.id, me, fromOther[1].messageId);
+      expect((await summaryOf(me, conversation.id)).unreadCount).toBe(1);
+      // Reading again, or backwards, moves no counter.
+      await db.messages.markRead(conversation.id, me, fromOther[1].messageId);
+      await db.messages.markRead(conversation.id, me, fromOther[0].messageId);
+      expect((await summaryOf(me, conversation.id)).unreadCount).toBe(1);
       // Delivery alone does not make a message read.
-      await db.messages.markDelivered(conversation.id, other, last.id);
-      expect((await db.conversations.listForUser(other, undefined, 10))[0].unread_count).toBe(2);
-      await db.messages.markRead(conversation.id, other, last.id);
-      const read = (await db.conversations.listForUser(other, undefined, 10))[0];
-      expect(read.unread_count).toBe(0);
-      expect(read.last_message?.read_at).not.toBeNull();
-      expect(read.last_message?.delivered_at).not.toBeNull();
+      await db.messages.markDelivered(conversation.id, other, last.messageId);
+      expect((await summaryOf(other, conversation.id)).unreadCount).toBe(2);
+      await db.messages.markRead(conversation.id, other, last.messageId);
+      const read = await summaryOf(other, conversation.id);
+      expect(read.unreadCount).toBe(0);
+      expect(read.lastMessage?.readAt).toBeDefined();
+      expect(read.lastMessage?.deliveredAt).toBeDefined();
+    });
+
+    it('keeps unread counters exact under concurrent sends and reads', async () => {
+      const conversation = await createConversation(db);
+      const [a, b] = [conversation.user_a, conversation.user_b];
+      const sent = await Promise.all(Array.from({ length: 40 }, (_, i) => sendMessage(db, conversation, i % 4 === 0 ? b : a)));
+      const toB = sent.filter((outcome) => outcome.message.senderId === a).map((outcome) => outcome.message);
+      // Reads racing each other and further sends.
+      await Promise.all([
+        ...toB.map((message) => db.messages.markRead(conversation.id, b, message.messageId)),
+        ...Array.from({ length: 10 }, () => sendMessage(db, conversation, a)),
+      ]);
+      const unread = await db.sql.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM message WHERE conversation_id = $1 AND recipient_id = $2 AND read_at IS NULL',
+        [conversation.id, b],
+      );
+      const counters = await db.sql.query<{ b_unread: number; a_unread: number }>('SELECT a_unread, b_unread FROM conversation WHERE id = $1', [conversation.id]);
+      expect(counters.rows[0]!.b_unread).toBe(unread.rows[0]!.n);
+      expect(counters.rows[0]!.a_unread).toBe(10);
     });
 
     it('returns nothing for a user without conversations', async () => {

@@ -47,24 +47,24 @@ describe('timestamps when the database time zone is not UTC', () => {
   it('returns message and conversation timestamps as the instants stored', async () => {
     const before = Date.now();
     const conversation = await createConversation(db);
-    const sent = (await sendMessage(db, conversation, conversation.user_a)).row;
-    const stored = await epochMs('message', 'created_at', sent.id);
-    expect(sent.created_at.getTime()).toBe(stored);
+    const sent = (await sendMessage(db, conversation, conversation.user_a)).message;
+    const stored = await epochMs('message', 'created_at', sent.messageId);
+    expect(Date.parse(sent.timestamp)).toBe(stored);
     // Not hours away from the client's clock (same machine).
     expect(Math.abs(stored - before)).toBeLessThan(60_000);
 
     const [fromHistory] = await db.messages.history(conversation.id, undefined, 1);
-    expect(fromHistory.created_at.getTime()).toBe(stored);
+    expect(Date.parse(fromHistory.timestamp)).toBe(stored);
     expect((await db.conversations.findById(conversation.id))?.created_at.getTime()).toBe(
       await epochMs('conversation', 'created_at', conversation.id),
     );
 
-    const mark = await db.messages.markRead(conversation.id, conversation.user_b, sent.id);
-    expect(mark.newest?.at.getTime()).toBe(await epochMs('message', 'read_at', sent.id));
+    const mark = await db.messages.markRead(conversation.id, conversation.user_b, sent.messageId);
+    expect(mark.newest?.at.getTime()).toBe(await epochMs('message', 'read_at', sent.messageId));
 
     const [summary] = await db.conversations.listForUser(conversation.user_a, undefined, 1);
-    expect(summary.updated_at.getTime()).toBe(await epochMs('conversation', 'updated_at', conversation.id));
-    expect(Date.parse(summary.last_message!.created_at)).toBe(stored);
+    expect(summary.updatedAt.getTime()).toBe(await epochMs('conversation', 'updated_at', conversation.id));
+    expect(Date.parse(summary.summary.lastMessage!.timestamp)).toBe(stored);
   });
 
   it('pages the conversation list by keyset without duplicates or gaps', async () => {
@@ -83,7 +83,7 @@ describe('timestamps when the database time zone is not UTC', () => {
       const page = await db.conversations.listForUser(me, after, 2);
       seen.push(...page.map((row) => row.id));
       if (page.length < 2) break;
-      after = { updatedAt: page[1].updated_at, conversationId: page[1].id };
+      after = { updatedAt: page[1].updatedAt, conversationId: page[1].id };
     }
     expect(seen).toEqual(all.map((row) => row.id));
   });

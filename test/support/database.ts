@@ -4,12 +4,16 @@ import { loadConfig } from '../../src/config/config.js';
 import { orderedPair } from '../../src/conversations/conversation-pair.js';
 import { ConversationsRepository, type ConversationRow } from '../../src/conversations/conversations.repository.js';
 import { PrismaService } from '../../src/infrastructure/prisma/prisma.service.js';
-import { MessagesRepository, type InsertOutcome } from '../../src/messages/messages.repository.js';
+import { HotSql } from '../../src/infrastructure/prisma/hot-sql.js';
+import { MessagesRepository } from '../../src/messages/messages.repository.js';
+import type { InsertOutcome } from '../../src/messages/send-pipeline.js';
 import { messageText, userId } from './factories.js';
 
 /** The repositories on their own PrismaService, as the application builds them, without Nest. */
 export interface TestDatabase {
   prisma: PrismaService;
+  /** The driver path of the hot statements. */
+  hot: HotSql;
   conversations: ConversationsRepository;
   messages: MessagesRepository;
   /** A plain pg pool on the same database, for arrangements and checks the repositories do not offer. */
@@ -22,10 +26,12 @@ export function openDatabase(databaseUrl: string, poolSize = 20): TestDatabase {
   const prisma = new PrismaService(config);
   const sql = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   sql.on('error', () => undefined);
+  const hot = new HotSql(prisma);
   return {
     prisma,
-    conversations: new ConversationsRepository(prisma),
-    messages: new MessagesRepository(prisma),
+    hot,
+    conversations: new ConversationsRepository(prisma, hot),
+    messages: new MessagesRepository(hot),
     sql,
     close: async () => {
       await prisma.onApplicationShutdown();
@@ -60,7 +66,7 @@ export function sendMessage(
   senderId: string,
   options: { text?: string; clientMessageId?: string } = {},
 ): Promise<InsertOutcome> {
-  return db.messages.insert({
+  return db.messages.insertOne({
     id: uuidv7(),
     conversationId: conversation.id,
     senderId,
@@ -76,27 +82,33 @@ export interface RecordedQuery {
 }
 
 /**
- * Runs `action` and returns the SQL the Prisma adapter sent to the pool meanwhile, exactly as sent
- * (text and bound values), so that a test can EXPLAIN what a repository really runs.
+ * Runs `action` and returns the SQL it sent meanwhile, exactly as sent (text and bound values),
+ * through HotSql or through the Prisma adapter, so that a test can EXPLAIN what a repository really runs.
  */
-export async function recordQueries(prisma: PrismaService, action: () => Promise<unknown>): Promise<RecordedQuery[]> {
-  const pool = prisma.pool;
+export async function recordQueries(db: TestDatabase, action: () => Promise<unknown>, options = { execute: true }): Promise<RecordedQuery[]> {
   const recorded: RecordedQuery[] = [];
-  const original = pool.query;
-  const recorder = function (this: pg.Pool, ...args: unknown[]) {
+  const pool = db.prisma.pool;
+  const originalQuery = pool.query;
+  const originalRows = db.hot.rows;
+  pool.query = function (this: pg.Pool, ...args: unknown[]) {
     const [first, second] = args;
     if (typeof first === 'string') recorded.push({ text: first, values: Array.isArray(second) ? second : [] });
     else if (first && typeof first === 'object' && 'text' in first) {
       const config = first as { text: string; values?: unknown[] };
       recorded.push({ text: config.text, values: config.values ?? (Array.isArray(second) ? second : []) });
     }
-    return (original as (...rest: unknown[]) => unknown).apply(this, args);
+    return (originalQuery as (...rest: unknown[]) => unknown).apply(this, args);
+  } as typeof pool.query;
+  db.hot.rows = (statement, values) => {
+    recorded.push({ text: statement.text, values });
+    // Not executed: the caller runs it itself (under EXPLAIN ANALYZE, say) and the action sees no rows.
+    return options.execute ? originalRows.call(db.hot, statement, values) : Promise.resolve([]);
   };
-  pool.query = recorder as typeof pool.query;
   try {
     await action();
   } finally {
-    pool.query = original;
+    pool.query = originalQuery;
+    db.hot.rows = originalRows;
   }
   return recorded;
 }

@@ -4,7 +4,6 @@ import pg from 'pg';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/config.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
-import { keepConnectionsOnSqlErrors } from './keep-connections-on-sql-errors.js';
 
 /**
  * The Prisma client on a pg pool we own, so that readiness checks and shutdown can reach the pool.
@@ -15,7 +14,7 @@ export class PrismaService extends PrismaClient implements OnApplicationShutdown
   readonly pool: pg.Pool;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    const pool = keepConnectionsOnSqlErrors(new pg.Pool({
+    const pool = new pg.Pool({
       connectionString: config.databaseUrl,
       max: config.databasePoolSize,
       connectionTimeoutMillis: 2000,
@@ -24,7 +23,7 @@ export class PrismaService extends PrismaClient implements OnApplicationShutdown
       // (prisma/orm#26786, #28629): both are only right in a UTC session, whatever the server's
       // default zone (an embedded PostgreSQL takes the host's).
       options: '-c TimeZone=UTC',
-    }));
+    });
     // A dropped connection is reported on the pool; without a listener it would crash the process.
     pool.on('error', () => undefined);
     // 'minimal': a failed query's message without the code frame Prisma otherwise builds from the
