@@ -19,10 +19,9 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import { databaseUrl, ensureHistoryDatabase, HISTORY_CONVERSATION_ID, HISTORY_USERS, LIST_OWNER, listOrder, recreateDatabase, SEED, serverVersions } from './lib/db.mjs';
+import { databaseUrl, ensureHistoryDatabase, growFreshConversation, HISTORY_CONVERSATION_ID, HISTORY_USERS, LIST_OWNER, listOrder, recreateDatabase, SEED, serverVersions } from './lib/db.mjs';
 import { GeneratorPool } from './lib/pool.mjs';
 import { machineCpu, postgresCpuSeconds, readCpuSeconds, readMainThreadCpuSeconds, ROOT, startBareRelay, startService } from './lib/service.mjs';
-import { repositoryQuery } from './lib/sql.mjs';
 import { concat, round, summarize } from './lib/stats.mjs';
 import { signToken } from './lib/tokens.mjs';
 import { renderMarkdown, renderTable, updatePerformanceDoc } from './lib/report.mjs';
@@ -41,6 +40,7 @@ const LOAD_DB = process.env.BENCH_LOAD_DATABASE ?? 'messaging_bench';
 const HISTORY_DB = process.env.BENCH_HISTORY_DATABASE ?? 'messaging_bench_history';
 const JWT_SECRET = `bench-${randomBytes(24).toString('hex')}`;
 const P99_BUDGET_MS = 50;
+const FRESH_MESSAGES = 20_000;
 const FD_LIMIT_HEADROOM = 1500;
 
 const PLAN = QUICK
@@ -363,7 +363,9 @@ async function runHistory(baseEnv) {
   const service = await startService({ name: 'history-service', env: { ...baseEnv, DATABASE_URL: seeded.url } });
   cleanups.push(() => service.stop());
   const { encodeCursor } = await import(path.join(ROOT, 'dist/common/cursor.js'));
-  const { MESSAGE_COLUMNS } = await import(path.join(ROOT, 'dist/common/message-row.js'));
+  // The raw-SQL baselines run exactly the repositories' statements, with the same bound values.
+  const { HISTORY_BEFORE, HISTORY_LATEST } = await import(path.join(ROOT, 'dist/messages/messages.repository.js'));
+  const { LIST_FOR_USER, listParameters } = await import(path.join(ROOT, 'dist/conversations/conversations.repository.js'));
   const { pageSize, concurrency, warmupMs, durationMs } = PLAN.history;
   const perGenerator = Math.ceil(concurrency / Math.min(pool.size, 2));
   const generators = Math.ceil(concurrency / perGenerator);
@@ -371,25 +373,20 @@ async function runHistory(baseEnv) {
 
   // Pages at every depth: 10% first pages, the rest start below a uniformly random seq.
   const random = mulberry32(42);
-  const depths = Array.from({ length: 20_000 }, () => (random() < 0.1 ? undefined : 2 + Math.floor(random() * (SEED.historyMessages - 1))));
-  const historyRequests = depths.map((seq) => ({ conversationId: HISTORY_CONVERSATION_ID, pageSize, ...(seq ? { paginationCursor: encodeCursor('h1', [seq]) } : {}) }));
-  const historyQuery = repositoryQuery('src/messages/messages.repository.ts', 'history', {
-    columns: MESSAGE_COLUMNS.replace(/\bid\b/, 'id::text').replace('conversation_id', 'conversation_id::text'),
+  const depthsIn = (messages) => Array.from({ length: 20_000 }, () => (random() < 0.1 ? undefined : 2 + Math.floor(random() * (messages - 1))));
+  const historyLoad = (conversationId, depths) => ({
+    grpc: depths.map((seq) => ({ conversationId, pageSize, ...(seq ? { paginationCursor: encodeCursor('h1', [seq]) } : {}) })),
+    sql: depths.map((seq) => (seq ? { text: HISTORY_BEFORE.text, values: [conversationId, seq, pageSize] } : { text: HISTORY_LATEST.text, values: [conversationId, pageSize] })),
   });
-  const historySql = depths.map((seq) => historyQuery.paramsFor({ conversationId: HISTORY_CONVERSATION_ID, beforeSeq: seq, limit: pageSize + 1 }));
+  const history = historyLoad(HISTORY_CONVERSATION_ID, depthsIn(SEED.historyMessages));
 
   const order = await listOrder(seeded.url);
   const positions = Array.from({ length: 20_000 }, () => (random() < 0.1 ? -1 : Math.floor(random() * (order.length - 1))));
   const listRequests = positions.map((i) => ({ pageSize, ...(i >= 0 ? { cursor: encodeCursor('c1', [order[i].updatedAt, order[i].id]) } : {}) }));
-  const listQuery = repositoryQuery('src/conversations/conversations.repository.ts', 'listForUser', {});
-  const listSql = positions.map((i) =>
-    listQuery.paramsFor({
-      userId: LIST_OWNER,
-      beforeTime: i >= 0 ? new Date(order[i].updatedAt) : new Date(8.64e15),
-      beforeId: i >= 0 ? order[i].id : 'ffffffff-ffff-ffff-ffff-ffffffffffff',
-      limit: pageSize + 1,
-    }),
-  );
+  const listSql = positions.map((i) => ({
+    text: LIST_FOR_USER.text,
+    values: listParameters(LIST_OWNER, i >= 0 ? { updatedAt: new Date(order[i].updatedAt), conversationId: order[i].id } : undefined, pageSize + 1),
+  }));
 
   const spread = (requests, g) => requests.filter((_, i) => i % generators === g);
   const load = (label, cmd, argsFor) => leastDisturbed(() => loadOnce(label, cmd, argsFor));
@@ -415,23 +412,39 @@ async function runHistory(baseEnv) {
     return run;
   };
   const grpc = (method, token, requests) => (g) => ({ address: service.grpcAddress, protoFile, service: 'messaging.v1.MessagingService', method, token, requests: spread(requests, g) });
-  const sql = (text, requests) => (g) => ({ databaseUrl: seeded.url, sql: text, requests: spread(requests, g) });
+  const sql = (requests) => (g) => ({ databaseUrl: seeded.url, requests: spread(requests, g) });
 
+  const historyToken = signToken(JWT_SECRET, HISTORY_USERS[0]);
   results.history = {
     rows: seeded.rows,
     conversationMessages: SEED.historyMessages,
     pageSize,
-    grpc: await load('GetMessageHistory (gRPC)', 'grpcLoad', grpc('getMessageHistory', signToken(JWT_SECRET, HISTORY_USERS[0]), historyRequests)),
-    rawSql: await load('history keyset SQL (pg)', 'sqlLoad', sql(historyQuery.sql, historySql)),
-    sql: historyQuery.sql,
+    grpc: await load('GetMessageHistory (gRPC)', 'grpcLoad', grpc('getMessageHistory', historyToken, history.grpc)),
+    rawSql: await load('history keyset SQL (pg)', 'sqlLoad', sql(history.sql)),
+    sql: [HISTORY_LATEST.text, HISTORY_BEFORE.text],
   };
   results.list = {
     conversations: order.length,
     pageSize,
     grpc: await load('ListConversations (gRPC)', 'grpcLoad', grpc('listConversations', signToken(JWT_SECRET, LIST_OWNER), listRequests)),
-    rawSql: await load('listForUser SQL (pg)', 'sqlLoad', sql(listQuery.sql, listSql)),
-    sql: listQuery.sql,
+    rawSql: await load('listForUser SQL (pg)', 'sqlLoad', sql(listSql)),
+    sql: LIST_FOR_USER.text,
   };
+
+  // A conversation that has just grown to FRESH_MESSAGES, with no ANALYZE since (autovacuum held
+  // off for the step): what the plans do before the statistics catch up.
+  const fresh = await growFreshConversation(seeded.url, FRESH_MESSAGES);
+  log(`  fresh conversation: ${FRESH_MESSAGES.toLocaleString('en')} messages grown in ${fresh.growMs} ms, not analyzed`);
+  try {
+    const freshLoad = historyLoad(fresh.conversationId, depthsIn(FRESH_MESSAGES));
+    results.history.freshTable = {
+      conversationMessages: FRESH_MESSAGES,
+      grpc: await load('GetMessageHistory (gRPC), just-grown conversation', 'grpcLoad', grpc('getMessageHistory', historyToken, freshLoad.grpc)),
+      rawSql: await load('history keyset SQL (pg), just-grown conversation', 'sqlLoad', sql(freshLoad.sql)),
+    };
+  } finally {
+    await fresh.remove();
+  }
   await service.stop();
 }
 
@@ -566,6 +579,11 @@ function best(variants) {
   return variants?.length ? variants.reduce((a, b) => (b.msgPerSec > a.msgPerSec ? b : a)) : undefined;
 }
 
+/** A variant of the 100-pair closed loop with `inflight` sends in flight per pair. */
+const variant = (runs, inflight) => runs?.variants.find((v) => v.pairs === 100 && v.inflight === inflight);
+const ratioOf = (a, b) => (a && b && b.msgPerSec > 0 ? round(a.msgPerSec / b.msgPerSec, 3) : null);
+const perMessage = (cores, run) => (run && cores !== undefined && run.msgPerSec > 0 ? Math.round((cores * 1e6) / run.msgPerSec) : null);
+
 function summary() {
   const service = best(results.throughput?.variants);
   const relay = service && results.relay?.variants.find((v) => v.pairs === service.pairs && v.inflight === service.inflight);
@@ -588,6 +606,17 @@ function summary() {
       bareRelaySameLoadMsgPerSec: relay?.msgPerSec ?? null,
       ratioSameLoad: relay ? round(service.msgPerSec / relay.msgPerSec, 3) : null,
       maxRateP99Within50Ms: results.sweep?.maxRateP99Within50 ?? null,
+      // Same-variant ratios at 1 and 4 in flight per pair (100 pairs), and what 4 in flight gains over 1.
+      ratioW1: ratioOf(variant(results.throughput, 1), variant(results.relay, 1)),
+      ratioW4: ratioOf(variant(results.throughput, 4), variant(results.relay, 4)),
+      inflight4Over1: ratioOf(variant(results.throughput, 4), variant(results.throughput, 1)),
+      // CPU per message at the service's best variant: the service process, PostgreSQL's backends,
+      // and the bare relay at its best variant.
+      cpuPerMessageUs: {
+        service: perMessage(service.cpu.serviceCores, service),
+        postgres: perMessage(service.cpu.postgresCores, service),
+        relay: perMessage(relayBest?.cpu.relayCores, relayBest),
+      },
     },
     latencyAt2000: results.latencyAt && {
       p50Ms: results.latencyAt.latency.p50Ms,
@@ -613,6 +642,13 @@ function summary() {
       rawSqlP95Ms: results.history.rawSql.latency.p95Ms,
       rawSqlP99Ms: results.history.rawSql.latency.p99Ms,
       rawSqlQueriesPerSec: results.history.rawSql.queriesPerSec,
+      serviceCpuMicrosPerPage: results.history.grpc.serverCpuMicrosPerQuery,
+      freshTable: results.history.freshTable && {
+        conversationMessages: results.history.freshTable.conversationMessages,
+        p95Ms: results.history.freshTable.grpc.latency.p95Ms,
+        rawSqlP95Ms: results.history.freshTable.rawSql.latency.p95Ms,
+        postgresCores: results.history.freshTable.grpc.cpu.postgresCores,
+      },
     },
     list: results.list && {
       conversations: results.list.conversations,
@@ -624,6 +660,7 @@ function summary() {
       rawSqlP95Ms: results.list.rawSql.latency.p95Ms,
       rawSqlP99Ms: results.list.rawSql.latency.p99Ms,
       rawSqlQueriesPerSec: results.list.rawSql.queriesPerSec,
+      serviceCpuMicrosPerPage: results.list.grpc.serverCpuMicrosPerQuery,
     },
     sockets: results.sockets && {
       count: results.sockets.count,

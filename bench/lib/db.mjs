@@ -148,3 +148,41 @@ export async function tableStats(url) {
     return result.rows[0];
   });
 }
+
+const FRESH_PEER = 'bench-hist-fresh';
+
+/**
+ * A conversation of HISTORY_USERS[0] that grows to `messages` right now, with autovacuum off for
+ * the message table until `remove()`, so that no ANALYZE sees it: the statistics still describe
+ * the table as seeded (every conversation but one small), as on a live system between analyses.
+ */
+export async function growFreshConversation(url, messages) {
+  return withClient(url, async (client) => {
+    await client.query('DELETE FROM conversation WHERE user_a = $1 AND user_b = $2', [HISTORY_USERS[0], FRESH_PEER]);
+    await client.query('ALTER TABLE message SET (autovacuum_enabled = false)');
+    const started = Date.now();
+    await client.query('BEGIN');
+    const inserted = await client.query(
+      `INSERT INTO conversation (id, user_a, user_b, last_seq, updated_at) VALUES (gen_random_uuid(), $1, $2, $3, now()) RETURNING id::text`,
+      [HISTORY_USERS[0], FRESH_PEER, messages],
+    );
+    const conversationId = inserted.rows[0].id;
+    await client.query(
+      `INSERT INTO message (id, conversation_id, seq, sender_id, recipient_id, text, created_at, delivered_at, read_at)
+       SELECT gen_random_uuid(), $1::uuid, s, CASE WHEN s % 2 = 0 THEN $2 ELSE $3 END, CASE WHEN s % 2 = 0 THEN $3 ELSE $2 END,
+              'Fresh message ' || s, t, t, t
+       FROM generate_series(1, $4::int) s, LATERAL (SELECT now() - ($4 - s) * interval '1 millisecond' AS t) x`,
+      [conversationId, HISTORY_USERS[0], FRESH_PEER, messages],
+    );
+    await client.query('COMMIT');
+    return {
+      conversationId,
+      growMs: Date.now() - started,
+      remove: () =>
+        withClient(url, async (cleanup) => {
+          await cleanup.query('DELETE FROM conversation WHERE id = $1', [conversationId]);
+          await cleanup.query('ALTER TABLE message RESET (autovacuum_enabled)');
+        }),
+    };
+  });
+}

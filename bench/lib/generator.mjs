@@ -298,10 +298,10 @@ const handlers = {
   },
 
   /** The same keyset SQL the repositories run, straight through pg: the floor under the gRPC numbers. */
-  async sqlLoad({ databaseUrl, sql, requests, concurrency, warmupMs, durationMs }) {
+  async sqlLoad({ databaseUrl, requests, concurrency, warmupMs, durationMs }) {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency, options: '-c TimeZone=UTC' });
     await Promise.all(Array.from({ length: concurrency }, () => pool.query('SELECT 1')));
-    const call = (params) => pool.query(sql, params);
+    const call = ({ text, values }) => pool.query(text, values);
     const outcome = await timedLoop({ requests, concurrency, warmupMs, durationMs, call, size: (result) => result.rowCount });
     // Kept open until the parent has read the backends' CPU time.
     openPools.push(pool);

@@ -23,7 +23,7 @@ export interface ActivityCursor {
  * two ordered scans are merged and cut to the page, which is then decorated with the caller's unread
  * counter and the last message (one (conversation_id, seq) lookup each).
  */
-const LIST_FOR_USER = statement(
+export const LIST_FOR_USER = statement(
   'conversation_list_for_user',
   `SELECT c.id::text, c.user_a, c.user_b, c.created_at, c.updated_at,
           CASE WHEN c.user_a = $1 THEN c.a_unread ELSE c.b_unread END,
@@ -86,12 +86,7 @@ export class ConversationsRepository {
   }
 
   async listForUser(userId: string, after: ActivityCursor | undefined, limit: number): Promise<SummaryRow[]> {
-    const rows = await this.sql.rows(LIST_FOR_USER, [
-      userId,
-      after ? after.updatedAt : new Date(8.64e15),
-      after ? after.conversationId : 'ffffffff-ffff-ffff-ffff-ffffffffffff',
-      limit,
-    ]);
+    const rows = await this.sql.rows(LIST_FOR_USER, listParameters(userId, after, limit));
     return rows.map((row) => {
       const [id, userA, userB, createdAt, updatedAt, unreadCount] = row as [string, string, string, Date, Date, number];
       const summary: ConversationSummary = {
@@ -106,4 +101,9 @@ export class ConversationsRepository {
       return { summary, updatedAt, id };
     });
   }
+}
+
+/** The bound values of LIST_FOR_USER (the bench's raw-SQL baseline binds the same). */
+export function listParameters(userId: string, after: ActivityCursor | undefined, limit: number): unknown[] {
+  return [userId, after ? after.updatedAt : new Date(8.64e15), after ? after.conversationId : 'ffffffff-ffff-ffff-ffff-ffffffffffff', limit];
 }

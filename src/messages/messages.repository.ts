@@ -52,30 +52,20 @@ export interface MarkOutcome {
 }
 
 /**
- * Stores a batch in one statement, all or nothing; inputs are arrays bound to unnest().
- * - Inputs whose (sender, clientMessageId) is already stored are left out and come back as that
- *   original (`created` false), so that retries never move a counter.
- * - Conversation rows are locked in id order (concurrent batches cannot deadlock); each counter moves
- *   by its number of new messages, which take the freed seq values in input order: gap-free.
- * - The conversation row is updated in place: last_seq, the recipients' unread counters and
- *   updated_at (the one indexed column, for the activity order of lists).
+ * Stores a batch in one statement, all or nothing; inputs are arrays bound to unnest(). Conversation
+ * rows are locked in id order (concurrent batches cannot deadlock); each counter moves by its number
+ * of messages, which take the freed seq values in input order: gap-free. The conversation row is
+ * updated in place: last_seq, the recipients' unread counters and updated_at (the one indexed column,
+ * for the activity order of lists). A repeated clientMessageId fails the whole statement on its
+ * unique index, moving no counter (see `insertOne`).
  */
 const INSERT_BATCH = statement(
   'message_insert_batch',
   `WITH input AS (
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
-       AS t(id, conversation_id, sender_id, recipient_id, text, client_message_id, ord)
-   ), existing AS (
-     SELECT ${messageColumns('m')} FROM input i
-     JOIN message m ON m.sender_id = i.sender_id AND m.client_message_id = i.client_message_id AND m.client_message_id IS NOT NULL
-   ), fresh AS (
-     SELECT i.* FROM input i
-     WHERE i.client_message_id IS NULL
-        OR NOT EXISTS (SELECT 1 FROM message m WHERE m.sender_id = i.sender_id AND m.client_message_id = i.client_message_id AND m.client_message_id IS NOT NULL)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[]) WITH ORDINALITY
+       AS t(id, conversation_id, sender_id, recipient_id, text, client_message_id, to_a, ord)
    ), counts AS (
-     SELECT f.conversation_id, count(*)::int AS n, (count(*) FILTER (WHERE f.recipient_id = c.user_a))::int AS to_a
-     FROM fresh f JOIN conversation c ON c.id = f.conversation_id
-     GROUP BY f.conversation_id
+     SELECT conversation_id, count(*)::int AS n, (count(*) FILTER (WHERE to_a))::int AS to_a FROM input GROUP BY conversation_id
    ), locked AS MATERIALIZED (
      SELECT c.id FROM conversation c WHERE c.id IN (SELECT conversation_id FROM counts) ORDER BY c.id FOR UPDATE
    ), bumped AS (
@@ -87,16 +77,12 @@ const INSERT_BATCH = statement(
      FROM locked JOIN counts ON counts.conversation_id = locked.id
      WHERE c.id = locked.id
      RETURNING c.id, c.last_seq - counts.n AS base_seq, c.updated_at
-   ), inserted AS (
-     INSERT INTO message AS m (id, conversation_id, seq, sender_id, recipient_id, text, client_message_id, created_at)
-     SELECT f.id, f.conversation_id, b.base_seq + row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord),
-            f.sender_id, f.recipient_id, f.text, f.client_message_id, b.updated_at
-     FROM fresh f JOIN bumped b ON b.id = f.conversation_id
-     RETURNING ${messageColumns('m')}
    )
-   SELECT true, * FROM inserted
-   UNION ALL
-   SELECT false, * FROM existing`,
+   INSERT INTO message (id, conversation_id, seq, sender_id, recipient_id, text, client_message_id, created_at)
+   SELECT i.id, i.conversation_id, b.base_seq + row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord),
+          i.sender_id, i.recipient_id, i.text, i.client_message_id, b.updated_at
+   FROM input i JOIN bumped b ON b.id = i.conversation_id
+   RETURNING id::text, seq, created_at`,
 );
 
 const FIND_BY_CLIENT_MESSAGE_ID = statement(
@@ -110,7 +96,7 @@ const FIND_BY_CLIENT_MESSAGE_ID = statement(
  * [$2 - $3, $2): the index conditions bound the rows read to the page, whatever plan the statistics
  * of the moment suggest (docs/query-plans.md); the LIMIT steers the planner to the backward index walk.
  */
-const HISTORY_BEFORE = statement(
+export const HISTORY_BEFORE = statement(
   'message_history_before',
   `SELECT ${messageColumns('m')} FROM message m
    WHERE m.conversation_id = $1 AND m.seq < $2 AND m.seq >= $2::int - $3::int
@@ -118,7 +104,7 @@ const HISTORY_BEFORE = statement(
 );
 
 /** The newest page: the range ends at the conversation's last_seq, read in the same snapshot. */
-const HISTORY_LATEST = statement(
+export const HISTORY_LATEST = statement(
   'message_history_latest',
   `SELECT ${messageColumns('m')} FROM message m
    WHERE m.conversation_id = $1
@@ -195,9 +181,8 @@ export class MessagesRepository implements BatchStore {
 
   /**
    * Stores the messages (of any conversations) in one statement and returns, in input order, each
-   * one's stored message. Callers give each (sender, clientMessageId) at most once per batch. A
-   * unique violation (the same clientMessageId committed concurrently by another batch) fails the
-   * whole batch: `insertOne` then sorts originals from repeats.
+   * one as stored. A unique violation (a clientMessageId stored before) fails the whole batch:
+   * `insertOne` then sorts originals from repeats.
    */
   async insertBatch(messages: NewMessage[]): Promise<InsertOutcome[]> {
     const rows = await this.sql.rows(INSERT_BATCH, [
@@ -207,18 +192,13 @@ export class MessagesRepository implements BatchStore {
       messages.map((m) => m.recipientId),
       messages.map((m) => m.text),
       messages.map((m) => m.clientMessageId ?? null),
+      messages.map((m) => m.recipientIsUserA),
     ]);
-    const byId = new Map<string, InsertOutcome>();
-    const byClientId = new Map<string, InsertOutcome>();
-    for (const row of rows) {
-      const outcome = { created: row[0] as boolean, message: decodeMessage(row, 1)! };
-      if (outcome.created) byId.set(outcome.message.messageId, outcome);
-      else byClientId.set(clientKey(outcome.message.senderId, outcome.message.clientMessageId!), outcome);
-    }
-    return messages.map((message) => {
-      const outcome = byId.get(message.id) ?? (message.clientMessageId !== undefined ? byClientId.get(clientKey(message.senderId, message.clientMessageId)) : undefined);
-      if (!outcome) throw new Error(`conversation ${message.conversationId} vanished while sending`);
-      return outcome;
+    const stored = new Map(rows.map((row) => [row[0] as string, row]));
+    return messages.map((input) => {
+      const row = stored.get(input.id);
+      if (!row) throw new Error(`conversation ${input.conversationId} vanished while sending`);
+      return { created: true, message: storedMessage(input, row[1] as number, row[2] as Date) };
     });
   }
 
@@ -277,6 +257,9 @@ export class MessagesRepository implements BatchStore {
   }
 }
 
-function clientKey(senderId: string, clientMessageId: string): string {
-  return `${senderId}\u0000${clientMessageId}`;
+/** A message as a send stored it: nothing delivered or read yet. */
+function storedMessage(input: NewMessage, seq: number, createdAt: Date): Message {
+  const message: Message = { messageId: input.id, conversationId: input.conversationId, senderId: input.senderId, text: input.text, seq, timestamp: createdAt.toISOString() };
+  if (input.clientMessageId !== undefined) message.clientMessageId = input.clientMessageId;
+  return message;
 }

@@ -19,11 +19,8 @@ import { SendPipeline } from './send-pipeline.js';
 
 const HISTORY_PAGE = { default: 50, max: 100 };
 export const CATCH_UP_LIMIT = 500;
-/**
- * Send lanes (SendPipeline): each holds one pool connection while its batch is in flight, so reads
- * and receipts keep the rest of the pool. Measured in docs/performance.md.
- */
-const SEND_LANES = 4;
+/** Pool connections left to reads and receipts while send batches hold the others (docs/performance.md). */
+const CONNECTIONS_KEPT_FROM_SENDS = 2;
 
 @Injectable()
 export class MessagesService {
@@ -42,8 +39,8 @@ export class MessagesService {
   ) {
     this.sendLimiter = new RateLimiter(config.rateLimitMessagesPerSecond, config.rateLimitMessagesPerSecond * 2);
     this.maxLength = config.messageMaxLength;
-    const lanes = Math.max(1, Math.min(SEND_LANES, config.databasePoolSize - 1));
-    this.pipeline = new SendPipeline(repository, lanes, (error) => this.logger.error(`broadcasting a stored message failed: ${(error as Error).message}`));
+    const concurrency = Math.max(1, config.databasePoolSize - CONNECTIONS_KEPT_FROM_SENDS);
+    this.pipeline = new SendPipeline(repository, concurrency, (error) => this.logger.error(`broadcasting a stored message failed: ${(error as Error).message}`));
   }
 
   /**
@@ -61,6 +58,7 @@ export class MessagesService {
         conversationId: dto.conversationId,
         senderId: actor.userId,
         recipientId: membership.otherId,
+        recipientIsUserA: membership.otherId === membership.userA,
         text: dto.text,
         clientMessageId: dto.clientMessageId,
       },

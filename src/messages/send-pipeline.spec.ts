@@ -57,6 +57,7 @@ const send = (conversationId: string, text: string, clientMessageId?: string): N
   conversationId,
   senderId: 'alice',
   recipientId: 'bob',
+  recipientIsUserA: false,
   text,
   clientMessageId,
 });
@@ -85,7 +86,7 @@ describe('SendPipeline', () => {
     expect(store.maxInFlight).toBe(1);
   });
 
-  it('broadcasts each conversation in seq order, before resolving, across batches and lanes', async () => {
+  it('broadcasts each conversation in seq order, before resolving, with batches in parallel', async () => {
     const store = new FakeStore();
     const pipeline = new SendPipeline(store, 3, () => undefined);
     const seen: string[] = [];
@@ -106,6 +107,32 @@ describe('SendPipeline', () => {
       expect(seqs).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
     }
     expect(store.maxInFlight).toBeLessThanOrEqual(3);
+  });
+
+  it('writes other conversations in parallel while a batch is in flight, up to the concurrency', async () => {
+    const store = new FakeStore();
+    const pipeline = new SendPipeline(store, 2, () => undefined);
+    const sends = [pipeline.submit(send('c1', 'a'), () => undefined)];
+    await tick();
+    sends.push(pipeline.submit(send('c2', 'b'), () => undefined));
+    await tick();
+    sends.push(pipeline.submit(send('c3', 'c'), () => undefined));
+    await tick();
+    expect(store.batches).toEqual([['a'], ['b']]);
+    await settleAll(store, sends);
+    expect(store.batches).toEqual([['a'], ['b'], ['c']]);
+    expect(store.maxInFlight).toBe(2);
+  });
+
+  it('never has two batches of one conversation in flight, also when maxBatch cuts a burst', async () => {
+    const store = new FakeStore();
+    const pipeline = new SendPipeline(store, 4, () => undefined, 3);
+    const sends = ['a', 'b', 'c', 'd', 'e'].map((text) => pipeline.submit(send('c1', text), () => undefined));
+    sends.push(pipeline.submit(send('c2', 'x'), () => undefined));
+    await tick();
+    expect(store.batches).toEqual([['a', 'b', 'c'], ['x']]);
+    await settleAll(store, sends);
+    expect(store.batches).toEqual([['a', 'b', 'c'], ['x'], ['d', 'e']]);
   });
 
   it('answers a retry within the batch with its original, storing and broadcasting once', async () => {

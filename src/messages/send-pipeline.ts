@@ -5,6 +5,8 @@ export interface NewMessage {
   conversationId: string;
   senderId: string;
   recipientId: string;
+  /** Whether the recipient is the conversation's user_a (whose unread counter moves). */
+  recipientIsUserA: boolean;
   text: string;
   clientMessageId?: string;
 }
@@ -36,56 +38,76 @@ interface Pending {
 }
 
 /**
- * Group commit for sends (docs/design.md, "The send path"). Conversations are spread over a few
- * lanes by id; each lane has at most one batch in flight, and every send that arrives meanwhile
- * joins the next batch, so a burst of sends to one conversation shares one statement and one
- * commit instead of queueing behind each other's round trips.
+ * Group commit for sends (docs/design.md, "The send path"). Up to `concurrency` batches are in
+ * flight at once, but never two holding the same conversation: every send to a conversation whose
+ * batch is in flight waits and joins that conversation's next batch. So a burst of sends to one
+ * conversation shares one statement and one commit instead of queueing behind each other's round
+ * trips, and many conversations still write in parallel.
  *
- * Order: seq is assigned inside the statement in arrival order, and a lane runs its batches one
- * after another, calling `afterCommit` for each message in input order before starting the next
- * batch. So each conversation's messages are broadcast by this instance in seq order, without a
- * lock or a queue per conversation.
+ * Order: seq is assigned inside the statement in arrival order, and a conversation's next batch
+ * starts only after `afterCommit` ran for each message of the previous one, in input order. So each
+ * conversation's messages are broadcast by this instance in seq order.
  */
 export class SendPipeline {
-  private readonly lanes: Lane[];
+  private queue: Pending[] = [];
+  private readonly busy = new Set<string>();
+  private inFlight = 0;
+  private scheduled = false;
 
-  constructor(store: BatchStore, lanes: number, onAfterCommitError: (error: unknown) => void, maxBatch = 256) {
-    this.lanes = Array.from({ length: Math.max(1, lanes) }, () => new Lane(store, maxBatch, onAfterCommitError));
-  }
+  constructor(
+    private readonly store: BatchStore,
+    private readonly concurrency: number,
+    private readonly onAfterCommitError: (error: unknown) => void,
+    private readonly maxBatch = 256,
+  ) {}
 
   /** Resolves after the message's commit and its `afterCommit`. */
   submit(message: NewMessage, afterCommit: AfterCommit): Promise<InsertOutcome> {
     return new Promise((resolve, reject) => {
-      this.lanes[laneOf(message.conversationId, this.lanes.length)]!.push({ message, afterCommit, resolve, reject });
+      this.queue.push({ message, afterCommit, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // Gather what this turn of the event loop brings before the next statement.
+        setImmediate(() => {
+          this.scheduled = false;
+          this.dispatch();
+        });
+      }
     });
   }
-}
 
-class Lane {
-  private queue: Pending[] = [];
-  private busy = false;
-
-  constructor(
-    private readonly store: BatchStore,
-    private readonly maxBatch: number,
-    private readonly onAfterCommitError: (error: unknown) => void,
-  ) {}
-
-  push(pending: Pending): void {
-    this.queue.push(pending);
-    if (this.busy) return;
-    this.busy = true;
-    // Gather what this turn of the event loop brings before the first statement.
-    setImmediate(() => void this.drain());
+  private dispatch(): void {
+    while (this.inFlight < this.concurrency && this.queue.length > 0) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) return;
+      this.inFlight++;
+      void this.write(batch).finally(() => {
+        this.inFlight--;
+        for (const pending of batch) this.busy.delete(pending.message.conversationId);
+        this.dispatch();
+      });
+    }
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
-      this.queue = this.queue.length <= this.maxBatch ? [] : this.queue.slice(this.maxBatch);
-      await this.write(batch);
+  /** The queued sends of conversations with no batch in flight, in arrival order, up to maxBatch. */
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    const rest: Pending[] = [];
+    const taken = new Set<string>();
+    for (const pending of this.queue) {
+      const conversationId = pending.message.conversationId;
+      const joins = taken.has(conversationId) || !this.busy.has(conversationId);
+      if (joins && batch.length < this.maxBatch) {
+        batch.push(pending);
+        taken.add(conversationId);
+      } else {
+        rest.push(pending);
+      }
     }
-    this.busy = false;
+    // Busy from now on, so that the rest of a conversation cut by maxBatch waits for this batch.
+    for (const conversationId of taken) this.busy.add(conversationId);
+    this.queue = rest;
+    return batch;
   }
 
   private async write(batch: Pending[]): Promise<void> {
@@ -146,12 +168,4 @@ function markRetriesWithinBatch(batch: Pending[]): Pending[] {
     }
   }
   return distinct;
-}
-
-/** FNV-1a over the id: stable, cheap, spreads uuidv7s (whose first characters are a timestamp). */
-function laneOf(id: string, lanes: number): number {
-  if (lanes === 1) return 0;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % lanes;
 }

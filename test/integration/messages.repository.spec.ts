@@ -150,7 +150,7 @@ describe('MessagesRepository on PostgreSQL', () => {
     it('rejects a message for a conversation that does not exist and stores nothing', async () => {
       const missing = uuidv7();
       await expect(
-        db.messages.insertOne({ id: uuidv7(), conversationId: missing, senderId: userId(), recipientId: userId(), text: 'x' }),
+        db.messages.insertOne({ id: uuidv7(), conversationId: missing, senderId: userId(), recipientId: userId(), recipientIsUserA: true, text: 'x' }),
       ).rejects.toThrow();
       const count = await db.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM message WHERE conversation_id = $1', [missing]);
       expect(count.rows[0].n).toBe(0);

@@ -5,7 +5,8 @@ import { clientMessageId, messageText } from '../support/factories.js';
 import { createConversation, openDatabase, type TestConversation, type TestDatabase } from '../support/database.js';
 
 function newMessage(conversation: TestConversation, senderId = conversation.user_a, cmid?: string): NewMessage {
-  return { id: uuidv7(), conversationId: conversation.id, senderId, recipientId: conversation.other(senderId), text: messageText(), clientMessageId: cmid };
+  const recipientId = conversation.other(senderId);
+  return { id: uuidv7(), conversationId: conversation.id, senderId, recipientId, recipientIsUserA: recipientId === conversation.user_a, text: messageText(), clientMessageId: cmid };
 }
 
 async function seqsOf(db: TestDatabase, conversationId: string): Promise<number[]> {
@@ -58,14 +59,16 @@ describe('batched inserts and the send pipeline', () => {
     for (const conversation of conversations) expect(await seqsOf(db, conversation.id)).toEqual(range(24));
   });
 
-  it('answers a stored clientMessageId in a batch with the original, storing the rest and moving no counter for it', async () => {
+  it('fails a batch that repeats a stored clientMessageId as a whole, moving no counter; the pipeline then answers it with the original', async () => {
     const conversation = await createConversation(db);
     const key = clientMessageId();
     const original = await db.messages.insertOne(newMessage(conversation, conversation.user_a, key));
-    const outcomes = await db.messages.insertBatch([newMessage(conversation), newMessage(conversation, conversation.user_a, key), newMessage(conversation)]);
+    await expect(db.messages.insertBatch([newMessage(conversation), newMessage(conversation, conversation.user_a, key)])).rejects.toThrow();
+    expect(await seqsOf(db, conversation.id)).toEqual([1]);
+    const pipeline = new SendPipeline(db.messages, 2, failOnBroadcastError);
+    const outcomes = await Promise.all([newMessage(conversation), newMessage(conversation, conversation.user_a, key), newMessage(conversation)].map((message) => pipeline.submit(message, () => undefined)));
     expect(outcomes.map((outcome) => outcome.created)).toEqual([true, false, true]);
     expect(outcomes[1]!.message).toEqual(original.message);
-    expect(outcomes.map((outcome) => outcome.message.seq)).toEqual([2, 1, 3]);
     expect(await seqsOf(db, conversation.id)).toEqual([1, 2, 3]);
   });
 

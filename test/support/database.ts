@@ -66,11 +66,13 @@ export function sendMessage(
   senderId: string,
   options: { text?: string; clientMessageId?: string } = {},
 ): Promise<InsertOutcome> {
+  const recipientId = conversation.other(senderId);
   return db.messages.insertOne({
     id: uuidv7(),
     conversationId: conversation.id,
     senderId,
-    recipientId: conversation.other(senderId),
+    recipientId,
+    recipientIsUserA: recipientId === conversation.user_a,
     text: options.text ?? messageText(),
     clientMessageId: options.clientMessageId,
   });
