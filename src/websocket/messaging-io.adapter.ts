@@ -1,10 +1,8 @@
-import { Logger, type INestApplicationContext } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import type { MessageMappingProperties } from '@nestjs/websockets';
 import { createAdapter as createPubSubAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { Redis } from 'ioredis';
-import type { Observable } from 'rxjs';
 import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import type { AppConfig, CorsPolicy } from '../config/config.js';
 import type { AckResult } from '../contract/socket-contract.js';
@@ -89,7 +87,6 @@ export class MessagingIoAdapter extends IoAdapter {
   private readonly redisClients: AdapterRedis[] = [];
   private readonly servers: Server[] = [];
   private refusing = false;
-  private readonly handlerLogger = new Logger('MessagingIoAdapter');
 
   constructor(
     private readonly app: INestApplicationContext,
@@ -115,39 +112,6 @@ export class MessagingIoAdapter extends IoAdapter {
     server.of('/').on('connection', (socket: Socket) => socket.use((packet, next) => (this.refusing ? refuse(packet) : next())));
     this.servers.push(server);
     return server;
-  }
-
-  /**
-   * The gateway's handlers bound to each socket as plain listeners. Nest's own binding builds an
-   * RxJS pipeline per handler per socket (fromEvent, mergeMap, takeUntil(disconnect)), which is
-   * kept for the socket's whole life: measured at about 48 KiB of heap per idle socket against
-   * about 14 KiB this way (docs/scaling.md). Behaviour is Nest's: the payload and the ack are split
-   * the same way, a handler's result goes to the ack (or is emitted when it names an `event`),
-   * and a failing handler is logged without touching the socket's other events.
-   */
-  override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
-    for (const { message, callback, isAckHandledManually } of handlers) {
-      socket.on(String(message), (...args: unknown[]) => {
-        // As rxjs fromEvent hands them to Nest's binding: one argument alone, several as an array.
-        const { data, ack } = this.mapPayload(args.length === 1 ? args[0] : args);
-        let response$: Observable<unknown>;
-        try {
-          response$ = transform(callback(data, ack));
-        } catch (error) {
-          this.handlerLogger.error(error);
-          return;
-        }
-        response$.subscribe({
-          next: (response) => {
-            if (response === null || response === undefined) return;
-            const named = response as { event?: string; data?: unknown };
-            if (named.event) socket.emit(named.event, named.data);
-            else if (!isAckHandledManually && typeof ack === 'function') (ack as (value: unknown) => void)(response);
-          },
-          error: (error: unknown) => this.handlerLogger.error(error),
-        });
-      });
-    }
   }
 
   override async close(server: Server): Promise<void> {

@@ -1,13 +1,5 @@
 import { Inject, Logger } from '@nestjs/common';
-import {
-  ConnectedSocket,
-  MessageBody,
-  SubscribeMessage,
-  WebSocketGateway,
-  type OnGatewayConnection,
-  type OnGatewayDisconnect,
-  type OnGatewayInit,
-} from '@nestjs/websockets';
+import { WebSocketGateway, type OnGatewayConnection, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
 import type { z } from 'zod';
 import type { Actor } from '../common/actor.js';
 import { describeCause, isServerFault, toAppError } from '../common/app-error.js';
@@ -37,23 +29,62 @@ import { SocketNotifier } from './socket-notifier.js';
 import { SocketQuota } from './socket-quota.js';
 import { userRoom, type MessagingServer, type MessagingSocket } from './socket-types.js';
 
-type Result<E extends ClientEvent> = Promise<AckResult<ClientEventMap[E]['data']>>;
 const EMPTY = {} as Record<string, never>;
 /** setTimeout's ceiling; a longer-lived token is checked again when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** The Socket.IO transport (CONTRACT §3): each handler validates and calls a service as the socket's user. */
+interface Handler<E extends ClientEvent, S extends z.ZodType = z.ZodType> {
+  schema: S;
+  run(gateway: MessagingGateway, actor: Actor, dto: z.output<S>): Promise<ClientEventMap[E]['data']>;
+}
+const handler = <E extends ClientEvent, S extends z.ZodType>(schema: S, run: Handler<E, S>['run']): Handler<E, S> => ({ schema, run });
+
+/** The Socket.IO transport (CONTRACT §3.1): each event's schema, and the service call it makes as the socket's user. */
+const EVENTS: { [E in ClientEvent]: Handler<E> } = {
+  startConversation: handler(startConversationSchema, async (g, actor, dto) => ({ conversation: await g.conversations.start(actor, dto) })),
+  sendMessage: handler(sendMessageSchema, async (g, actor, dto) => ({ message: await g.messages.send(actor, dto) })),
+  markAsDelivered: handler(markAsDeliveredSchema, (g, actor, dto) => g.messages.markDelivered(actor, dto).then(() => EMPTY)),
+  markAsRead: handler(markAsReadSchema, (g, actor, dto) => g.messages.markRead(actor, dto).then(() => EMPTY)),
+  startTyping: handler(typingSchema, (g, actor, dto) => g.typing.start(actor, dto).then(() => EMPTY)),
+  stopTyping: handler(typingSchema, (g, actor, dto) => g.typing.stop(actor, dto).then(() => EMPTY)),
+  listConversations: handler(listConversationsSchema, async (g, actor, dto) => {
+    const page = await g.conversations.list(actor, dto);
+    return { conversations: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  }),
+  getMessageHistory: handler(messageHistorySchema, async (g, actor, dto) => {
+    const page = await g.messages.history(actor, dto);
+    return { messages: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  }),
+};
+
+/**
+ * The listener of each event, shared by every socket (Socket.IO calls it with the socket as `this`):
+ * no closure, RxJS pipeline or Nest execution context per socket or per event (docs/performance.md).
+ * The acknowledgement is the last argument when it is a function; a missing payload is undefined.
+ */
+function listeners(gateway: MessagingGateway): Array<[ClientEvent, (this: MessagingSocket, ...args: unknown[]) => void]> {
+  return (Object.keys(EVENTS) as ClientEvent[]).map((event) => [
+    event,
+    function (this: MessagingSocket, ...args: unknown[]) {
+      const ack = typeof args.at(-1) === 'function' ? (args.pop() as (result: unknown) => void) : undefined;
+      void gateway.handle(event, this, args[0]).then((result) => ack?.(result));
+    },
+  ]);
+}
+
+/** The Socket.IO transport (CONTRACT §3): handshake, rooms, catch-up, and the events of EVENTS. */
 @WebSocketGateway()
 export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger('MessagingGateway');
   private readonly quota: SocketQuota;
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly listeners = listeners(this);
   private server?: MessagingServer;
 
   constructor(
-    private readonly conversations: ConversationsService,
-    private readonly messages: MessagesService,
-    private readonly typing: TypingService,
+    readonly conversations: ConversationsService,
+    readonly messages: MessagesService,
+    readonly typing: TypingService,
     private readonly verifier: JwtVerifier,
     private readonly notifier: SocketNotifier,
     private readonly metrics: Metrics,
@@ -61,53 +92,6 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.quota = new SocketQuota(config.maxSocketsPerUser);
-  }
-
-  @SubscribeMessage('startConversation')
-  startConversation(@ConnectedSocket() socket: MessagingSocket, @MessageBody() body: unknown): Result<'startConversation'> {
-    return this.handle('startConversation', socket, startConversationSchema, body, async (actor, dto) => ({ conversation: await this.conversations.start(actor, dto) }));
-  }
-
-  @SubscribeMessage('sendMessage')
-  sendMessage(@ConnectedSocket() socket: MessagingSocket, @MessageBody() body: unknown): Result<'sendMessage'> {
-    const stopTimer = this.metrics.messageHandlingSeconds.startTimer();
-    return this.handle('sendMessage', socket, sendMessageSchema, body, async (actor, dto) => ({ message: await this.messages.send(actor, dto) })).finally(stopTimer);
-  }
-
-  @SubscribeMessage('markAsDelivered')
-  markAsDelivered(@ConnectedSocket() socket: MessagingSocket, @MessageBody() body: unknown): Result<'markAsDelivered'> {
-    return this.handle('markAsDelivered', socket, markAsDeliveredSchema, body, (actor, dto) => this.messages.markDelivered(actor, dto).then(() => EMPTY));
-  }
-
-  @SubscribeMessage('markAsRead')
-  markAsRead(@ConnectedSocket() socket: MessagingSocket, @MessageBody() body: unknown): Result<'markAsRead'> {
-    return this.handle('markAsRead', socket, markAsReadSchema, body, (actor, dto) => this.messages.markRead(actor, dto).then(() => EMPTY));
-  }
-
-  @SubscribeMessage('startTyping')
-  startTyping(@ConnectedSocket() socket: MessagingSocket, @MessageBody() body: unknown): Result<'startTyping'> {
-    return this.handle('startTyping', socket, typingSchema, body, (actor, dto) => this.typing.start(actor, dto).then(() => EMPTY));
-  }
-
-  @SubscribeMessage('stopTyping')
-  stopTyping(@ConnectedSocket() socket: MessagingSocket, @MessageBody() body: unknown): Result<'stopTyping'> {
-    return this.handle('stopTyping', socket, typingSchema, body, (actor, dto) => this.typing.stop(actor, dto).then(() => EMPTY));
-  }
-
-  @SubscribeMessage('listConversations')
-  listConversations(@ConnectedSocket() socket: MessagingSocket, @MessageBody() body: unknown): Result<'listConversations'> {
-    return this.handle('listConversations', socket, listConversationsSchema, body ?? {}, async (actor, dto) => {
-      const page = await this.conversations.list(actor, dto);
-      return { conversations: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
-    });
-  }
-
-  @SubscribeMessage('getMessageHistory')
-  getMessageHistory(@ConnectedSocket() socket: MessagingSocket, @MessageBody() body: unknown): Result<'getMessageHistory'> {
-    return this.handle('getMessageHistory', socket, messageHistorySchema, body, async (actor, dto) => {
-      const page = await this.messages.history(actor, dto);
-      return { messages: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
-    });
   }
 
   afterInit(server: MessagingServer): void {
@@ -118,6 +102,7 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
 
   async handleConnection(socket: MessagingSocket): Promise<void> {
     const { userId, expiresAt } = socket.data;
+    for (const [event, listener] of this.listeners) socket.on(event, listener as never);
     this.metrics.connectedSockets.inc();
     socket.join(userRoom(userId));
     this.scheduleExpiry(socket, expiresAt);
@@ -152,32 +137,23 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
     this.expiryTimers.set(socket.id, timer);
   }
 
-  private async handle<E extends ClientEvent, S extends z.ZodType>(
-    event: E,
-    socket: MessagingSocket,
-    schema: S,
-    body: unknown,
-    action: (actor: Actor, dto: z.output<S>) => Promise<ClientEventMap[E]['data']>,
-  ): Result<E> {
+  /** Validate, call as the socket's user, map errors, measure: the one path of every event. */
+  handle<E extends ClientEvent>(event: E, socket: MessagingSocket, body: unknown): Promise<AckResult<ClientEventMap[E]['data']>> {
     return this.lifecycle.track(
-      withLogContext({ socketId: socket.id, event }, () => traced(`socket ${event}`, { 'messaging.event': event }, () => this.respond(event, socket, schema, body, action))),
+      withLogContext({ socketId: socket.id, event }, () => traced(`socket ${event}`, { 'messaging.event': event }, () => this.respond(event, socket, body))),
     );
   }
 
-  private async respond<E extends ClientEvent, S extends z.ZodType>(
-    event: E,
-    socket: MessagingSocket,
-    schema: S,
-    body: unknown,
-    action: (actor: Actor, dto: z.output<S>) => Promise<ClientEventMap[E]['data']>,
-  ): Result<E> {
+  private async respond<E extends ClientEvent>(event: E, socket: MessagingSocket, body: unknown): Promise<AckResult<ClientEventMap[E]['data']>> {
+    const started = performance.now();
+    const { schema, run } = EVENTS[event] as Handler<E>;
     try {
-      const data = await action({ userId: socket.data.userId, socketId: socket.id }, parsePayload(schema, body));
-      this.metrics.socketEvents.inc({ event, result: 'ok' });
+      const data = await run(this, { userId: socket.data.userId, socketId: socket.id }, parsePayload(schema, event === 'listConversations' ? (body ?? {}) : body));
+      this.metrics.socketEvent(event, 'ok', started);
       return { ok: true, data };
     } catch (caught) {
       const error = toAppError(caught);
-      this.metrics.socketEvents.inc({ event, result: error.code });
+      this.metrics.socketEvent(event, error.code, started);
       if (isServerFault(error)) this.logger.error(`${event} failed with ${error.code}: ${describeCause(caught)}`);
       return { ok: false, error: { code: error.code, message: error.message } };
     }

@@ -65,7 +65,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Labelled children of socketEvents, kept: prom-client otherwise hashes the labels on every event. */
+  private readonly socketEventCounters = new Map<string, { inc(): void }>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** One handled Socket.IO event, and for sendMessage its handling time since `startedMs` (performance.now()). */
+  socketEvent(event: string, result: string, startedMs: number): void {
+    const key = `${event}/${result}`;
+    let counter = this.socketEventCounters.get(key);
+    if (!counter) this.socketEventCounters.set(key, (counter = this.socketEvents.labels(event, result)));
+    counter.inc();
+    if (event === 'sendMessage') this.messageHandlingSeconds.observe((performance.now() - startedMs) / 1000);
   }
 }

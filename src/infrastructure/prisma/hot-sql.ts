@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import pg from 'pg';
+import { traced } from '../observability/tracing.js';
 import { PrismaService } from './prisma.service.js';
 
 /** A statement of the hot path: a fixed text, prepared once per connection under its name. */
@@ -26,7 +27,11 @@ export class HotSql {
     this.pool = prisma.pool;
   }
 
-  async rows(statement: HotStatement, values: unknown[]): Promise<unknown[][]> {
+  rows(statement: HotStatement, values: unknown[]): Promise<unknown[][]> {
+    return traced(`db ${statement.name}`, { 'db.system': 'postgresql', 'db.operation.name': statement.name }, () => this.run(statement, values));
+  }
+
+  private async run(statement: HotStatement, values: unknown[]): Promise<unknown[][]> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     // While checked out, a connection that breaks emits 'error' on its client (the pool only listens
