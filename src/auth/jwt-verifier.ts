@@ -18,6 +18,8 @@ export interface VerifiedToken {
 /** Larger tokens are refused before any parsing: real ones are a few hundred bytes. */
 const MAX_TOKEN_LENGTH = 8192;
 const CLOCK_SKEW_SECONDS = 30;
+/** Tokens verified recently, by their exact text: most calls carry a token seen before. */
+const VERIFIED_CACHE_SIZE = 10_000;
 
 /**
  * Verifies user tokens (CONTRACT §2): one configured algorithm only (HS256 with a secret, RS256 or
@@ -27,6 +29,12 @@ const CLOCK_SKEW_SECONDS = 30;
 export class JwtVerifier {
   private readonly key: KeyObject | Promise<webcrypto.CryptoKey>;
   private readonly algorithms: string[];
+  /**
+   * A token's signature and claims never change, so one verification holds until `exp` (plus the
+   * skew): a gRPC caller or reconnecting socket with the same token skips the WebCrypto round,
+   * about a third of a history call's CPU (docs/performance.md). Bounded; the oldest goes first.
+   */
+  private readonly verified = new Map<string, VerifiedToken>();
 
   constructor(private readonly settings: JwtSettings) {
     if (settings.publicKey) {
@@ -50,6 +58,18 @@ export class JwtVerifier {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw unauthenticated();
     }
+    const known = this.verified.get(token);
+    if (known) {
+      if (Date.now() <= known.expiresAt + CLOCK_SKEW_SECONDS * 1000) return known;
+      this.verified.delete(token);
+    }
+    const fresh = await this.verifyOnce(token);
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, fresh);
+    return fresh;
+  }
+
+  private async verifyOnce(token: string): Promise<VerifiedToken> {
     try {
       const { payload } = await jwtVerify(token, await this.key, {
         algorithms: this.algorithms,

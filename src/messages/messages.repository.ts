@@ -5,9 +5,13 @@ import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
 import { isUniqueViolation } from '../infrastructure/prisma/unique-violation.js';
 import type { BatchStore, InsertOutcome, NewMessage } from './send-pipeline.js';
 
+/** A timestamptz(3) as the contract's ISO 8601 UTC string, formatted by PostgreSQL (no Date on the way). */
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 /**
- * The one list of a message's columns, from the table (Prisma's model types it) to the wire: every
- * statement that reads messages selects `messageColumns(alias)` and decodes with `decodeMessage`.
+ * The one list of a message's columns, from the table (Prisma's model names them) to the wire:
+ * every statement that reads messages selects `messageColumns(alias)` and decodes with
+ * `decodeMessage`, in this order.
  */
 const MESSAGE_COLUMNS = {
   id: (m: string) => `${m}.id::text`,
@@ -16,14 +20,12 @@ const MESSAGE_COLUMNS = {
   senderId: (m: string) => `${m}.sender_id`,
   text: (m: string) => `${m}.text`,
   clientMessageId: (m: string) => `${m}.client_message_id`,
-  createdAt: (m: string) => `${m}.created_at`,
-  deliveredAt: (m: string) => `${m}.delivered_at`,
-  readAt: (m: string) => `${m}.read_at`,
+  createdAt: (m: string) => iso(`${m}.created_at`),
+  deliveredAt: (m: string) => iso(`${m}.delivered_at`),
+  readAt: (m: string) => iso(`${m}.read_at`),
 } satisfies Partial<Record<keyof MessageRecord, (alias: string) => string>>;
 
-type Columns = { [K in keyof typeof MESSAGE_COLUMNS]: MessageRecord[K] };
-const COLUMN_NAMES = Object.keys(MESSAGE_COLUMNS) as Array<keyof Columns>;
-export const MESSAGE_COLUMN_COUNT = COLUMN_NAMES.length;
+export const MESSAGE_COLUMN_COUNT = Object.keys(MESSAGE_COLUMNS).length;
 
 export function messageColumns(alias: string): string {
   return Object.values(MESSAGE_COLUMNS)
@@ -33,15 +35,20 @@ export function messageColumns(alias: string): string {
 
 /** The message at `offset` of a row selected with `messageColumns`, or undefined for a LEFT JOIN miss. */
 export function decodeMessage(row: unknown[], offset = 0): Message | undefined {
-  if (row[offset] === null) return undefined;
-  const [id, conversationId, seq, senderId, text, clientMessageId, createdAt, deliveredAt, readAt] = row.slice(offset, offset + MESSAGE_COLUMN_COUNT) as [
-    Columns['id'], Columns['conversationId'], Columns['seq'], Columns['senderId'], Columns['text'],
-    Columns['clientMessageId'], Columns['createdAt'], Columns['deliveredAt'], Columns['readAt'],
-  ];
-  const message: Message = { messageId: id, conversationId, senderId, text, seq, timestamp: createdAt.toISOString() };
+  const id = row[offset] as string | null;
+  if (id === null) return undefined;
+  const message: Message = {
+    messageId: id,
+    conversationId: row[offset + 1] as string,
+    senderId: row[offset + 3] as string,
+    text: row[offset + 4] as string,
+    seq: row[offset + 2] as number,
+    timestamp: row[offset + 6] as string,
+  };
+  const [clientMessageId, deliveredAt, readAt] = [row[offset + 5], row[offset + 7], row[offset + 8]] as Array<string | null>;
   if (clientMessageId !== null) message.clientMessageId = clientMessageId;
-  if (deliveredAt !== null) message.deliveredAt = deliveredAt.toISOString();
-  if (readAt !== null) message.readAt = readAt.toISOString();
+  if (deliveredAt !== null) message.deliveredAt = deliveredAt;
+  if (readAt !== null) message.readAt = readAt;
   return message;
 }
 
@@ -82,7 +89,7 @@ const INSERT_BATCH = statement(
    SELECT i.id, i.conversation_id, b.base_seq + row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord),
           i.sender_id, i.recipient_id, i.text, i.client_message_id, b.updated_at
    FROM input i JOIN bumped b ON b.id = i.conversation_id
-   RETURNING id::text, seq, created_at`,
+   RETURNING id::text, seq, ${iso('created_at')}`,
 );
 
 const FIND_BY_CLIENT_MESSAGE_ID = statement(
@@ -198,7 +205,7 @@ export class MessagesRepository implements BatchStore {
     return messages.map((input) => {
       const row = stored.get(input.id);
       if (!row) throw new Error(`conversation ${input.conversationId} vanished while sending`);
-      return { created: true, message: storedMessage(input, row[1] as number, row[2] as Date) };
+      return { created: true, message: storedMessage(input, row[1] as number, row[2] as string) };
     });
   }
 
@@ -258,8 +265,8 @@ export class MessagesRepository implements BatchStore {
 }
 
 /** A message as a send stored it: nothing delivered or read yet. */
-function storedMessage(input: NewMessage, seq: number, createdAt: Date): Message {
-  const message: Message = { messageId: input.id, conversationId: input.conversationId, senderId: input.senderId, text: input.text, seq, timestamp: createdAt.toISOString() };
+function storedMessage(input: NewMessage, seq: number, timestamp: string): Message {
+  const message: Message = { messageId: input.id, conversationId: input.conversationId, senderId: input.senderId, text: input.text, seq, timestamp };
   if (input.clientMessageId !== undefined) message.clientMessageId = input.clientMessageId;
   return message;
 }
