@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { uuidv7 } from 'uuidv7';
 import type { Actor } from '../common/actor.js';
 import { AppError } from '../common/app-error.js';
-import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { cursorValue, decodeCursor, encodeCursor } from '../common/cursor.js';
 import { toMessage } from '../common/message-row.js';
 import { resolvePageSize } from '../common/page-size.js';
 import type { Conversation, ConversationSummary, Page } from '../contract/models.js';
@@ -76,11 +76,7 @@ export class ConversationsService {
 
 function decodeActivityCursor(raw: string) {
   const [updatedAt, conversationId] = decodeCursor<[string, string]>('c1', raw, (values): values is [string, string] =>
-    values.length === 2 &&
-    typeof values[0] === 'string' &&
-    !Number.isNaN(Date.parse(values[0])) &&
-    typeof values[1] === 'string' &&
-    /^[0-9a-f-]{36}$/i.test(values[1]),
+    values.length === 2 && cursorValue.timestamp(values[0]) && cursorValue.uuid(values[1]),
   );
   return { updatedAt: new Date(updatedAt), conversationId };
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { uuidv7 } from 'uuidv7';
 import type { Actor } from '../common/actor.js';
 import { AppError } from '../common/app-error.js';
-import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { cursorValue, decodeCursor, encodeCursor } from '../common/cursor.js';
 import { toMessage } from '../common/message-row.js';
 import { resolvePageSize } from '../common/page-size.js';
 import { REALTIME_NOTIFIER, type RealtimeNotifier } from '../common/realtime-notifier.port.js';
@@ -127,8 +127,6 @@ export class MessagesService {
 }
 
 function decodeHistoryCursor(raw: string): number {
-  const [seq] = decodeCursor<[number]>('h1', raw, (values): values is [number] =>
-    values.length === 1 && Number.isSafeInteger(values[0]) && (values[0] as number) > 0,
-  );
+  const [seq] = decodeCursor<[number]>('h1', raw, (values): values is [number] => values.length === 1 && cursorValue.seq(values[0]));
   return seq;
 }
