@@ -9,18 +9,7 @@ export function handshakeThenReset(httpUrl: string, token: string): Promise<void
   const { port } = new URL(httpUrl);
   return new Promise((resolve) => {
     const socket = net.connect(Number(port), '127.0.0.1', () => {
-      socket.write(
-        [
-          'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1',
-          `Host: 127.0.0.1:${port}`,
-          'Connection: Upgrade',
-          'Upgrade: websocket',
-          'Sec-WebSocket-Version: 13',
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-          '',
-          '',
-        ].join('\r\n'),
-      );
+      socket.write(upgradeRequest(port));
     });
     let answer = '';
     let sent = false;
@@ -34,6 +23,21 @@ export function handshakeThenReset(httpUrl: string, token: string): Promise<void
     socket.on('error', () => undefined);
     socket.on('close', () => resolve());
   });
+}
+
+/** The Socket.IO WebSocket upgrade request as a browser sends it, with any extra header lines. */
+export function upgradeRequest(port: string, headers: string[] = []): string {
+  return [
+    'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1',
+    `Host: 127.0.0.1:${port}`,
+    'Connection: Upgrade',
+    'Upgrade: websocket',
+    'Sec-WebSocket-Version: 13',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    ...headers,
+    '',
+    '',
+  ].join('\r\n');
 }
 
 /** A client-to-server WebSocket text frame (clients must mask theirs). */
