@@ -1,6 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { uuidv7 } from 'uuidv7';
 import type { Actor } from '../common/actor.js';
+import { RateLimiter } from '../common/rate-limiter.js';
+import { ReadAdmission } from '../common/read-admission.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
 import { AppError } from '../common/app-error.js';
 import { cursorValue, decodeCursor, encodeCursor } from '../common/cursor.js';
 import { toMessage } from '../common/message-row.js';
@@ -22,14 +26,23 @@ export interface Membership extends Participants {
 @Injectable()
 export class ConversationsService {
   private readonly participants = new ParticipantsCache(100_000);
+  private readonly startLimiter: RateLimiter;
 
   constructor(
     private readonly repository: ConversationsRepository,
     @Inject(CONNECTION_CHECKER) private readonly connections: ConnectionChecker,
-  ) {}
+    private readonly reads: ReadAdmission,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    const perMinute = config.rateLimitConversationsPerMinute;
+    this.startLimiter = new RateLimiter(perMinute / 60, perMinute * 2);
+  }
 
   async start(actor: Actor, dto: StartConversationDto): Promise<Conversation> {
     if (dto.participantId === actor.userId) throw AppError.invalidArgument('cannot start a conversation with oneself');
+    // Before the Connections call: every user shares its circuit breaker, so one user's flood of
+    // starts with new people (no cached answer) must not be able to open it for everyone.
+    if (!this.startLimiter.tryTake(actor.userId)) throw new AppError('RESOURCE_EXHAUSTED', 'starting conversations too fast; slow down');
     await this.requireConnected(actor.userId, dto.participantId);
     const [userA, userB] = orderedPair(actor.userId, dto.participantId);
     const row = await this.repository.findOrCreate(uuidv7(), userA, userB);
@@ -62,9 +75,10 @@ export class ConversationsService {
   }
 
   async list(actor: Actor, dto: ListConversationsDto): Promise<Page<ConversationSummary>> {
+    this.reads.admit(actor);
     const limit = resolvePageSize(dto.pageSize, LIST_PAGE);
     const after = dto.cursor ? decodeActivityCursor(dto.cursor) : undefined;
-    const rows = await this.repository.listForUser(actor.userId, after, limit + 1);
+    const rows = await this.reads.query(() => this.repository.listForUser(actor.userId, after, limit + 1));
     const page = rows.slice(0, limit).map(toSummary);
     const last = rows.length > limit ? rows[limit - 1] : undefined;
     return {

@@ -18,6 +18,7 @@ import { InsertBatcher } from './insert-batcher.js';
 import { assertValidText } from './message-text.js';
 import { MessagesRepository } from './messages.repository.js';
 import { RateLimiter } from '../common/rate-limiter.js';
+import { ReadAdmission } from '../common/read-admission.js';
 
 const HISTORY_PAGE = { default: 50, max: 100 };
 export const CATCH_UP_LIMIT = 500;
@@ -36,6 +37,7 @@ export class MessagesService {
     private readonly metrics: Metrics,
     @Inject(REALTIME_NOTIFIER) private readonly notifier: RealtimeNotifier,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly reads: ReadAdmission,
   ) {
     this.sendLimiter = new RateLimiter(config.rateLimitMessagesPerSecond, config.rateLimitMessagesPerSecond * 2);
     this.maxLength = config.messageMaxLength;
@@ -105,11 +107,12 @@ export class MessagesService {
 
   /** Newest first; the cursor is the seq below which the next page starts, so new messages never shift it. */
   async history(actor: Actor, dto: MessageHistoryDto): Promise<Page<Message>> {
+    this.reads.admit(actor);
     await this.conversations.requireMembership(actor, dto.conversationId);
     const limit = resolvePageSize(dto.pageSize, HISTORY_PAGE);
     const beforeSeq = dto.paginationCursor ? decodeHistoryCursor(dto.paginationCursor) : undefined;
     const stopTimer = this.metrics.historyQuerySeconds.startTimer();
-    const rows = await this.repository.history(dto.conversationId, beforeSeq, limit + 1);
+    const rows = await this.reads.query(() => this.repository.history(dto.conversationId, beforeSeq, limit + 1));
     stopTimer();
     const page = rows.slice(0, limit);
     const oldest = page.at(-1);
