@@ -1,4 +1,8 @@
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUserToken } from '../../src/auth/jwt-signer.js';
 import { JwtVerifier } from '../../src/auth/jwt-verifier.js';
@@ -93,5 +97,37 @@ describe('conversation pairs on an en-US ICU database', () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('migration 20261203120000 on pairs stored under en-US', () => {
+  let scratch: Awaited<ReturnType<typeof createScratchDatabase>> | undefined;
+  let dir: string | undefined;
+  afterAll(async () => {
+    await scratch?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('swaps the pairs "C" orders the other way, and keeps the rest', async () => {
+    scratch = await createScratchDatabase('messaging_icu_migration', "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' TEMPLATE template0");
+    // The database as it was before: the first migration only, then pairs in en-US order.
+    dir = await mkdtemp(path.join(tmpdir(), 'migrations-'));
+    await cp(path.join(defaultMigrationsDir(), '20261124000000_init'), path.join(dir, '20261124000000_init'), { recursive: true });
+    await migrate(scratch.url, dir);
+    const sql = new pg.Client({ connectionString: scratch.url });
+    await sql.connect();
+    try {
+      await sql.query(`INSERT INTO conversation (id, user_a, user_b) VALUES
+        (gen_random_uuid(), 'alice', 'Bob'), (gen_random_uuid(), 'user_1', 'user-1'), (gen_random_uuid(), 'carol', 'dave')`);
+      await migrate(scratch.url, defaultMigrationsDir());
+      const { rows } = await sql.query<{ user_a: string; user_b: string }>('SELECT user_a, user_b FROM conversation ORDER BY user_a');
+      expect(rows).toEqual([
+        { user_a: 'Bob', user_b: 'alice' },
+        { user_a: 'carol', user_b: 'dave' },
+        { user_a: 'user-1', user_b: 'user_1' },
+      ]);
+    } finally {
+      await sql.end();
+    }
   });
 });
