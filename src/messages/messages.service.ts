@@ -21,11 +21,19 @@ import { RateLimiter } from '../common/rate-limiter.js';
 import { ReadAdmission } from '../common/read-admission.js';
 
 const HISTORY_PAGE = { default: 50, max: 100 };
+/**
+ * Receipts per user, both kinds together, as a multiple of RATE_LIMIT_MESSAGES_PER_SECOND (burst
+ * twice that): every client event is rate-limited (CONTRACT §3.4). Receipts are high-water marks,
+ * so a client needs about one per conversation that received something (the SDK coalesces them);
+ * five times a sender's rate leaves room for many conversations at once.
+ */
+const RECEIPTS_PER_MESSAGE_RATE = 5;
 export const CATCH_UP_LIMIT = 500;
 
 @Injectable()
 export class MessagesService {
   private readonly sendLimiter: RateLimiter;
+  private readonly receiptLimiter: RateLimiter;
   private readonly sendOrder = new KeyedQueue();
   private readonly maxLength: number;
   private readonly writer: InsertBatcher;
@@ -40,6 +48,8 @@ export class MessagesService {
     private readonly reads: ReadAdmission,
   ) {
     this.sendLimiter = new RateLimiter(config.rateLimitMessagesPerSecond, config.rateLimitMessagesPerSecond * 2);
+    const receiptRate = config.rateLimitMessagesPerSecond * RECEIPTS_PER_MESSAGE_RATE;
+    this.receiptLimiter = new RateLimiter(receiptRate, receiptRate * 2);
     this.maxLength = config.messageMaxLength;
     this.writer = new InsertBatcher(repository);
   }
@@ -75,6 +85,7 @@ export class MessagesService {
   }
 
   async markDelivered(actor: Actor, dto: MarkAsDeliveredDto): Promise<void> {
+    this.admitReceipt(actor);
     const membership = await this.conversations.requireMembership(actor, dto.conversationId);
     const outcome = await this.repository.markDelivered(dto.conversationId, actor.userId, dto.lastDeliveredMessageId);
     if (!outcome.targetFound) throw new AppError('NOT_FOUND', 'no such message in this conversation');
@@ -88,6 +99,7 @@ export class MessagesService {
   }
 
   async markRead(actor: Actor, dto: MarkAsReadDto): Promise<void> {
+    this.admitReceipt(actor);
     const membership = await this.conversations.requireMembership(actor, dto.conversationId);
     const outcome = await this.repository.markRead(dto.conversationId, actor.userId, dto.lastReadMessageId);
     if (!outcome.targetFound) throw new AppError('NOT_FOUND', 'no such message in this conversation');
@@ -120,6 +132,10 @@ export class MessagesService {
       items: page.map(toMessage),
       nextCursor: rows.length > limit && oldest ? encodeCursor('h1', [oldest.seq]) : undefined,
     };
+  }
+
+  private admitReceipt(actor: Actor): void {
+    if (!this.receiptLimiter.tryTake(actor.userId)) throw new AppError('RESOURCE_EXHAUSTED', 'marking too fast; slow down');
   }
 
   /** What a user missed while offline: undelivered messages addressed to them, oldest first. */

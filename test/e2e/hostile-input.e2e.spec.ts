@@ -143,8 +143,8 @@ describe('exact ids, lone surrogates and forged cursors', () => {
   });
 });
 
-describe('every client event is rate-limited per user (RATE_LIMIT_READS_PER_SECOND=1, RATE_LIMIT_CONVERSATIONS_PER_MINUTE=3)', () => {
-  const ctx = useApp({ RATE_LIMIT_READS_PER_SECOND: '1', RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '3' });
+describe('every client event is rate-limited per user (reads 1/s, starts 3/min, messages 1/s)', () => {
+  const ctx = useApp({ RATE_LIMIT_READS_PER_SECOND: '1', RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '3', RATE_LIMIT_MESSAGES_PER_SECOND: '1' });
   const grpc = grpcAs(ctx);
 
   it('counts history and list reads of both transports in one bucket (burst twice the rate)', async () => {
@@ -157,6 +157,23 @@ describe('every client event is rate-limited per user (RATE_LIMIT_READS_PER_SECO
     // Another user's reads are their own.
     const { a1: other, conversationId: theirs } = await ctx.pair();
     expect(await other.emit('getMessageHistory', { conversationId: theirs })).toMatchObject({ ok: true });
+  });
+
+  it('limits receipts too, both kinds together, at five times the message rate (burst twice that)', async () => {
+    const { bob, a1, conversationId } = await ctx.pair();
+    const { message } = await (await ctx.connect(bob)).ok('sendMessage', { conversationId, text: messageText() });
+    // 20 at once: the burst (10) passes, the rest is refused.
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        index % 2
+          ? a1.emit('markAsRead', { conversationId, lastReadMessageId: message.messageId })
+          : a1.emit('markAsDelivered', { conversationId, lastDeliveredMessageId: message.messageId }),
+      ),
+    );
+    const codes = countBy(results.map((result) => (result.ok ? 'ok' : result.error.code)));
+    expect(codes.ok).toBeGreaterThanOrEqual(10);
+    expect(codes.ok + codes.RESOURCE_EXHAUSTED!).toBe(20);
+    expect(codes.RESOURCE_EXHAUSTED).toBeGreaterThanOrEqual(8);
   });
 
   it('throttles startConversation before asking Connections, so a flood cannot trip its breaker', async () => {
