@@ -6,7 +6,12 @@ import { AppError } from './app-error.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Semaphore } from './semaphore.js';
 
-/** Reads waiting for a connection, per connection they may use: beyond that a read is refused at once. */
+/**
+ * Reads waiting for a connection, per connection they may use: beyond that a read is refused at
+ * once. A history page takes a few milliseconds (docs/performance.md), so the last of 50 waits
+ * about as long as the 200 ms a page may take at P95 (CONTRACT §4.1); longer queues would only
+ * answer later than a client would still want the page.
+ */
 const WAITING_READS_PER_CONNECTION = 50;
 
 /**
