@@ -23,7 +23,8 @@ async function main(): Promise<void> {
   const stopTracing = startTracing(process.env);
   const server = await startServer(config, logger);
   logger.info({ http: server.httpUrl, grpc: server.grpcAddress }, 'messaging service ready');
-  if (server.embedded.connections && server.config.jwt.secret) await printDemoAccess(server);
+  // Never in production (CONTRACT §1.2): the links carry tokens signed with the real key.
+  if (server.config.env !== 'production' && server.embedded.connections && server.config.jwt.secret) await printDemoAccess(server);
 
   let stopping = false;
   const stop = (signal: string) => {

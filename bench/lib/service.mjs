@@ -133,6 +133,8 @@ export async function startService({ name = 'service', env, nodeArgs = [], inspe
       GRPC_PORT: String(grpcPort),
       LOG_LEVEL: 'warn',
       RATE_LIMIT_MESSAGES_PER_SECOND: '100000',
+      RATE_LIMIT_READS_PER_SECOND: '100000',
+      RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '1000000',
       ...env,
     },
   });

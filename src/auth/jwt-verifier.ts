@@ -1,6 +1,7 @@
 import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { AppError } from '../common/app-error.js';
+import { isWellFormed } from '../common/unicode.js';
 
 export interface JwtSettings {
   secret?: string;
@@ -24,7 +25,7 @@ const VERIFIED_CACHE_SIZE = 10_000;
 /**
  * Verifies user tokens (CONTRACT §2): one configured algorithm only (HS256 with a secret, RS256 or
  * ES256 with a public key; `none` and every other algorithm refused), `exp` required, 30 s of skew,
- * `iss`/`aud` checked when configured, and `sub` a non-empty id of at most 128 characters.
+ * `iss`/`aud` checked when configured, and `sub` a non-empty, well-formed id of at most 128 characters.
  */
 export class JwtVerifier {
   private readonly key: KeyObject | Promise<webcrypto.CryptoKey>;
@@ -79,8 +80,9 @@ export class JwtVerifier {
         audience: this.settings.audience,
       });
       const userId = payload.sub;
-      // A user id is stored with what the user does: U+0000, which PostgreSQL text cannot hold, is refused too.
-      if (typeof userId !== 'string' || userId.length === 0 || userId.length > 128 || userId.includes('\u0000') || typeof payload.exp !== 'number') {
+      // A user id is stored with what the user does: U+0000, which PostgreSQL text cannot hold, is
+      // refused too, and so is a lone surrogate, which would be stored as U+FFFD: another user's id.
+      if (typeof userId !== 'string' || userId.length === 0 || userId.length > 128 || userId.includes('\u0000') || !isWellFormed(userId) || typeof payload.exp !== 'number') {
         throw unauthenticated();
       }
       return { userId, expiresAt: payload.exp * 1000 };

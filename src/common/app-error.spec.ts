@@ -19,6 +19,8 @@ describe('toAppError', () => {
     expect(toAppError(Object.assign(new Error('x'), { meta: { driverAdapterError: { cause: { kind: 'postgres', code: '57P01' } } } })).code).toBe('UNAVAILABLE');
     expect(toAppError(new Error('wrapped', { cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }) })).code).toBe('UNAVAILABLE');
     expect(toAppError(new Error('Connection terminated unexpectedly')).code).toBe('UNAVAILABLE');
+    // pg's pool, when no connection came within connectionTimeoutMillis (seen under a read flood).
+    expect(toAppError(new Error('timeout exceeded when trying to connect')).code).toBe('UNAVAILABLE');
   });
 
   it('reads anything else as INTERNAL, a failed query that is no outage included', () => {

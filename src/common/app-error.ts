@@ -75,7 +75,9 @@ function isDependencyOutage(error: unknown): boolean {
     if (typeof candidate.code === 'string' && OUTAGE_CODES.has(candidate.code)) return true;
     if (typeof candidate.originalCode === 'string' && OUTAGE_CODES.has(candidate.originalCode)) return true;
     if (candidate.kind === 'DatabaseNotReachable' || candidate.kind === 'ConnectionClosed' || candidate.kind === 'SocketTimeout') return true;
-    if (typeof candidate.message === 'string' && /Connection terminated|connection timeout|ECONNREFUSED|Can't reach database/i.test(candidate.message)) return true;
+    // "timeout exceeded when trying to connect": pg's pool found no connection within its
+    // connectionTimeoutMillis (all busy, or PostgreSQL slow to accept): the database did not answer in time.
+    if (typeof candidate.message === 'string' && /Connection terminated|connection timeout|timeout exceeded when trying to connect|ECONNREFUSED|Can't reach database/i.test(candidate.message)) return true;
     current = candidate.cause ?? candidate.meta?.driverAdapterError;
   }
   return false;

@@ -35,6 +35,8 @@ export const environmentSchema = z.object({
   TYPING_TIMEOUT_MS: positiveInt.max(600_000).default(6000),
   MESSAGE_MAX_LENGTH: positiveInt.max(60_000).default(4000),
   RATE_LIMIT_MESSAGES_PER_SECOND: positiveInt.default(10),
+  RATE_LIMIT_READS_PER_SECOND: positiveInt.default(20),
+  RATE_LIMIT_CONVERSATIONS_PER_MINUTE: positiveInt.default(30),
   CORS_ORIGINS: z.string().optional(),
   DATA_DIR: z.string().min(1).default('./.data'),
   MAX_SOCKETS_PER_USER: positiveInt.default(10),

@@ -20,6 +20,10 @@ export interface AppConfig {
   typingTimeoutMs: number;
   messageMaxLength: number;
   rateLimitMessagesPerSecond: number;
+  /** getMessageHistory and listConversations together, both transports (burst twice that). */
+  rateLimitReadsPerSecond: number;
+  /** startConversation and CreateConversation (burst twice that). */
+  rateLimitConversationsPerMinute: number;
   cors: CorsPolicy;
   dataDir: string;
   maxSocketsPerUser: number;
@@ -72,6 +76,8 @@ export function loadConfig(source: NodeJS.ProcessEnv): AppConfig {
     typingTimeoutMs: env.TYPING_TIMEOUT_MS,
     messageMaxLength: env.MESSAGE_MAX_LENGTH,
     rateLimitMessagesPerSecond: env.RATE_LIMIT_MESSAGES_PER_SECOND,
+    rateLimitReadsPerSecond: env.RATE_LIMIT_READS_PER_SECOND,
+    rateLimitConversationsPerMinute: env.RATE_LIMIT_CONVERSATIONS_PER_MINUTE,
     cors: corsPolicy(env.CORS_ORIGINS, production),
     dataDir: env.DATA_DIR,
     maxSocketsPerUser: env.MAX_SOCKETS_PER_USER,

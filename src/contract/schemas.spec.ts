@@ -22,6 +22,17 @@ describe('payload schemas', () => {
     expect(codeOf(() => parsePayload(startConversationSchema, { participantId: 'bob\u0000' }))).toBe('INVALID_ARGUMENT');
   });
 
+  it('refuse lone UTF-16 surrogates in ids, texts and clientMessageIds (CONTRACT §3.4)', () => {
+    expect(codeOf(() => parsePayload(sendMessageSchema, { conversationId, text: 'a\ud800b' }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => parsePayload(sendMessageSchema, { conversationId, text: 'hi', clientMessageId: 'c\udc00' }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => parsePayload(startConversationSchema, { participantId: 's\ud800' }))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('keep ids exact: never trimmed', () => {
+    expect(parsePayload(startConversationSchema, { participantId: 't ' })).toEqual({ participantId: 't ' });
+    expect(parsePayload(startConversationSchema, { participantId: ' ' })).toEqual({ participantId: ' ' });
+  });
+
   it('still take any other text', () => {
     expect(codeOf(() => parsePayload(sendMessageSchema, { conversationId, text: 'é 💬 \u0001 \uFEFF', clientMessageId: 'c-1' }))).toBe('ok');
   });

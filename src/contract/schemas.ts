@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isWellFormed } from '../common/unicode.js';
 
 /**
  * One schema per client payload, shared by the Socket.IO and gRPC transports. Unknown fields are
@@ -8,7 +9,12 @@ const id = z.uuid({ message: 'must be a UUID' });
 /** PostgreSQL text cannot hold U+0000: a stored string with one is refused here, not by the database (INTERNAL). */
 const NO_NUL = { message: 'must not contain U+0000' } as const;
 const storable = (value: string) => !value.includes('\u0000');
-const userId = z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters').refine(storable, NO_NUL);
+/** A lone UTF-16 surrogate would be stored as U+FFFD, another string than the one acknowledged (CONTRACT §3.4). */
+const WELL_FORMED = { message: 'must not contain a lone UTF-16 surrogate' } as const;
+/** A string that is stored as it came: no U+0000, no lone surrogate. */
+const exact = () => z.string().refine(storable, NO_NUL).refine(isWellFormed, WELL_FORMED);
+/** Ids are opaque and exact (CONTRACT §3.4): never trimmed, so that "t " is not user "t". */
+const userId = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters').pipe(exact());
 const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((value) => value ?? undefined);
 const pageSize = z.number().int('must be an integer').min(1, 'must be at least 1');
 const cursor = z.string().min(1).max(512);
@@ -16,8 +22,8 @@ const cursor = z.string().min(1).max(512);
 export const startConversationSchema = z.object({ participantId: userId });
 export const sendMessageSchema = z.object({
   conversationId: id,
-  text: z.string().refine(storable, NO_NUL),
-  clientMessageId: optional(z.string().min(1).max(128).refine(storable, NO_NUL)),
+  text: exact(),
+  clientMessageId: optional(z.string().min(1).max(128).pipe(exact())),
 });
 export const markAsDeliveredSchema = z.object({ conversationId: id, lastDeliveredMessageId: id });
 export const markAsReadSchema = z.object({ conversationId: id, lastReadMessageId: id });

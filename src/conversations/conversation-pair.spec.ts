@@ -6,6 +6,13 @@ describe('orderedPair', () => {
     expect(orderedPair('bob', 'alice')).toEqual(orderedPair('alice', 'bob'));
     expect(orderedPair('bob', 'alice')).toEqual(['alice', 'bob']);
   });
+
+  it('orders by code point (UTF-8 bytes, collation "C"), not by UTF-16 unit or locale', () => {
+    expect(orderedPair('alice', 'Bob')).toEqual(['Bob', 'alice']);
+    expect(orderedPair('user_1', 'user-1')).toEqual(['user-1', 'user_1']);
+    expect(orderedPair('😀', '\ue000')).toEqual(['\ue000', '😀']);
+    expect(orderedPair('\uff41', '😀')).toEqual(['\uff41', '😀']);
+  });
 });
 
 describe('otherParticipant', () => {

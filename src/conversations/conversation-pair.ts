@@ -1,6 +1,12 @@
-/** A conversation is stored once per unordered pair: the smaller id is always user A. */
+import { compareCodePoints } from '../common/unicode.js';
+
+/**
+ * A conversation is stored once per unordered pair: the smaller id is always user A. Smaller in
+ * code point order, which is the order of the columns' "C" collation that the table's CHECK
+ * (user_a < user_b) uses, whatever the database's default collation.
+ */
 export function orderedPair(first: string, second: string): [string, string] {
-  return first < second ? [first, second] : [second, first];
+  return compareCodePoints(first, second) < 0 ? [first, second] : [second, first];
 }
 
 export interface Participants {

@@ -1,8 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { uuidv7 } from 'uuidv7';
 import type { Actor } from '../common/actor.js';
+import { RateLimiter } from '../common/rate-limiter.js';
+import { ReadAdmission } from '../common/read-admission.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
 import { AppError } from '../common/app-error.js';
-import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { cursorValue, decodeCursor, encodeCursor } from '../common/cursor.js';
 import { resolvePageSize } from '../common/page-size.js';
 import type { Conversation, ConversationSummary, Page } from '../contract/models.js';
 import type { ListConversationsDto, StartConversationDto } from '../contract/schemas.js';
@@ -21,14 +25,23 @@ export interface Membership extends Participants {
 @Injectable()
 export class ConversationsService {
   private readonly participants = new ParticipantsCache(100_000);
+  private readonly startLimiter: RateLimiter;
 
   constructor(
     private readonly repository: ConversationsRepository,
     @Inject(CONNECTION_CHECKER) private readonly connections: ConnectionChecker,
-  ) {}
+    private readonly reads: ReadAdmission,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    const perMinute = config.rateLimitConversationsPerMinute;
+    this.startLimiter = new RateLimiter(perMinute / 60, perMinute * 2);
+  }
 
   async start(actor: Actor, dto: StartConversationDto): Promise<Conversation> {
     if (dto.participantId === actor.userId) throw AppError.invalidArgument('cannot start a conversation with oneself');
+    // Before the Connections call: every user shares its circuit breaker, so one user's flood of
+    // starts with new people (no cached answer) must not be able to open it for everyone.
+    if (!this.startLimiter.tryTake(actor.userId)) throw new AppError('RESOURCE_EXHAUSTED', 'starting conversations too fast; slow down');
     await this.requireConnected(actor.userId, dto.participantId);
     const [userA, userB] = orderedPair(actor.userId, dto.participantId);
     const row = await this.repository.findOrCreate(uuidv7(), userA, userB);
@@ -61,9 +74,10 @@ export class ConversationsService {
   }
 
   async list(actor: Actor, dto: ListConversationsDto): Promise<Page<ConversationSummary>> {
+    this.reads.admit(actor);
     const limit = resolvePageSize(dto.pageSize, LIST_PAGE);
     const after = dto.cursor ? decodeActivityCursor(dto.cursor) : undefined;
-    const rows = await this.repository.listForUser(actor.userId, after, limit + 1);
+    const rows = await this.reads.query(() => this.repository.listForUser(actor.userId, after, limit + 1));
     const last = rows.length > limit ? rows[limit - 1] : undefined;
     return {
       items: rows.slice(0, limit).map((row) => row.summary),
@@ -74,11 +88,7 @@ export class ConversationsService {
 
 function decodeActivityCursor(raw: string) {
   const [updatedAt, conversationId] = decodeCursor<[string, string]>('c1', raw, (values): values is [string, string] =>
-    values.length === 2 &&
-    typeof values[0] === 'string' &&
-    !Number.isNaN(Date.parse(values[0])) &&
-    typeof values[1] === 'string' &&
-    /^[0-9a-f-]{36}$/i.test(values[1]),
+    values.length === 2 && cursorValue.timestamp(values[0]) && cursorValue.uuid(values[1]),
   );
   return { updatedAt: new Date(updatedAt), conversationId };
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { uuidv7 } from 'uuidv7';
 import type { Actor } from '../common/actor.js';
 import { AppError } from '../common/app-error.js';
-import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { cursorValue, decodeCursor, encodeCursor } from '../common/cursor.js';
 import { resolvePageSize } from '../common/page-size.js';
 import { REALTIME_NOTIFIER, type RealtimeNotifier } from '../common/realtime-notifier.port.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -15,17 +15,26 @@ import { TypingService } from '../typing/typing.service.js';
 import { assertValidText } from './message-text.js';
 import { MessagesRepository } from './messages.repository.js';
 import { RateLimiter } from '../common/rate-limiter.js';
+import { ReadAdmission, readConnections } from '../common/read-admission.js';
 import { SendPipeline } from './send-pipeline.js';
 
 const HISTORY_PAGE = { default: 50, max: 100 };
+/**
+ * Receipts per user, both kinds together, as a multiple of RATE_LIMIT_MESSAGES_PER_SECOND (burst
+ * twice that): every client event is rate-limited (CONTRACT §3.4). Receipts are high-water marks,
+ * so a client needs about one per conversation that received something (the SDK coalesces them);
+ * five times a sender's rate leaves room for many conversations at once.
+ */
+const RECEIPTS_PER_MESSAGE_RATE = 5;
 export const CATCH_UP_LIMIT = 500;
-/** Pool connections left to reads and receipts while send batches hold the others (docs/performance.md). */
-const CONNECTIONS_KEPT_FROM_SENDS = 2;
+/** Pool connections kept for receipts, catch-up and lookups, besides those of reads and send batches. */
+const CONNECTIONS_FOR_THE_REST = 1;
 
 @Injectable()
 export class MessagesService {
   private readonly logger = new Logger('MessagesService');
   private readonly sendLimiter: RateLimiter;
+  private readonly receiptLimiter: RateLimiter;
   private readonly maxLength: number;
   private readonly pipeline: SendPipeline;
 
@@ -36,10 +45,15 @@ export class MessagesService {
     private readonly metrics: Metrics,
     @Inject(REALTIME_NOTIFIER) private readonly notifier: RealtimeNotifier,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly reads: ReadAdmission,
   ) {
     this.sendLimiter = new RateLimiter(config.rateLimitMessagesPerSecond, config.rateLimitMessagesPerSecond * 2);
+    const receiptRate = config.rateLimitMessagesPerSecond * RECEIPTS_PER_MESSAGE_RATE;
+    this.receiptLimiter = new RateLimiter(receiptRate, receiptRate * 2);
     this.maxLength = config.messageMaxLength;
-    const concurrency = Math.max(1, config.databasePoolSize - CONNECTIONS_KEPT_FROM_SENDS);
+    // Send batches in flight at once: the pool minus the reads' share and one for the rest, so that
+    // no read flood makes a send wait for a connection (CONTRACT §3.4).
+    const concurrency = Math.max(1, config.databasePoolSize - readConnections(config.databasePoolSize) - CONNECTIONS_FOR_THE_REST);
     this.pipeline = new SendPipeline(repository, concurrency, (error) => this.logger.error(`broadcasting a stored message failed: ${(error as Error).message}`));
   }
 
@@ -73,6 +87,7 @@ export class MessagesService {
   }
 
   async markDelivered(actor: Actor, dto: MarkAsDeliveredDto): Promise<void> {
+    this.admitReceipt(actor);
     const membership = await this.conversations.requireMembership(actor, dto.conversationId);
     const outcome = await this.repository.markDelivered(dto.conversationId, actor.userId, dto.lastDeliveredMessageId);
     if (!outcome.targetFound) throw new AppError('NOT_FOUND', 'no such message in this conversation');
@@ -86,6 +101,7 @@ export class MessagesService {
   }
 
   async markRead(actor: Actor, dto: MarkAsReadDto): Promise<void> {
+    this.admitReceipt(actor);
     const membership = await this.conversations.requireMembership(actor, dto.conversationId);
     const outcome = await this.repository.markRead(dto.conversationId, actor.userId, dto.lastReadMessageId);
     if (!outcome.targetFound) throw new AppError('NOT_FOUND', 'no such message in this conversation');
@@ -105,15 +121,20 @@ export class MessagesService {
 
   /** Newest first; the cursor is the seq below which the next page starts, so new messages never shift it. */
   async history(actor: Actor, dto: MessageHistoryDto): Promise<Page<Message>> {
+    this.reads.admit(actor);
     await this.conversations.requireMembership(actor, dto.conversationId);
     const limit = resolvePageSize(dto.pageSize, HISTORY_PAGE);
     const beforeSeq = dto.paginationCursor ? decodeHistoryCursor(dto.paginationCursor) : undefined;
     const stopTimer = this.metrics.historyQuerySeconds.startTimer();
-    const items = await this.repository.history(dto.conversationId, beforeSeq, limit);
+    const items = await this.reads.query(() => this.repository.history(dto.conversationId, beforeSeq, limit));
     stopTimer();
     // seq has no gaps: the page that ends at seq 1 is the last one.
     const oldest = items.at(-1);
     return { items, nextCursor: oldest && oldest.seq > 1 ? encodeCursor('h1', [oldest.seq]) : undefined };
+  }
+
+  private admitReceipt(actor: Actor): void {
+    if (!this.receiptLimiter.tryTake(actor.userId)) throw new AppError('RESOURCE_EXHAUSTED', 'marking too fast; slow down');
   }
 
   /** What a user missed while offline: undelivered messages addressed to them, oldest first. */
@@ -123,8 +144,6 @@ export class MessagesService {
 }
 
 function decodeHistoryCursor(raw: string): number {
-  const [seq] = decodeCursor<[number]>('h1', raw, (values): values is [number] =>
-    values.length === 1 && Number.isSafeInteger(values[0]) && (values[0] as number) > 0,
-  );
+  const [seq] = decodeCursor<[number]>('h1', raw, (values): values is [number] => values.length === 1 && cursorValue.seq(values[0]));
   return seq;
 }

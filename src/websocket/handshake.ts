@@ -21,9 +21,13 @@ export function handshakeMiddleware(verifier: JwtVerifier, quota: SocketQuota, l
     verifier.verify(token).then(
       (verified) => {
         if (lifecycle.shuttingDown) return next(refusal('UNAVAILABLE'));
+        // The connection may have dropped while the token was being verified: its 'close' has
+        // already fired, so a slot taken now would never come back (CONTRACT §3.4: live sockets only).
+        if (socket.conn.readyState !== 'open') return next(refusal('UNAVAILABLE'));
         const release = quota.tryTake(verified.userId);
         if (!release) return next(refusal('RESOURCE_EXHAUSTED'));
-        // The slot must come back whether the socket ends or the connection drops mid-handshake.
+        // From here on the connection is open, so one of these fires: the socket ends, or the
+        // connection drops before or after the socket is connected.
         socket.once('disconnect', release);
         socket.conn.once('close', release);
         socket.data.userId = verified.userId;

@@ -33,7 +33,7 @@ describe('authorization: non-participants can do nothing with a conversation', (
   const world: World = { users: [], sockets: new Map(), conversations: [] };
 
   beforeAll(async () => {
-    app = await startTestApp({ RATE_LIMIT_MESSAGES_PER_SECOND: '100000' });
+    app = await startTestApp({ RATE_LIMIT_MESSAGES_PER_SECOND: '100000', RATE_LIMIT_READS_PER_SECOND: '100000', RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '1000000' });
     grpc = messagingClient(app.server.grpcAddress);
     db = new pg.Client({ connectionString: inject('databaseUrl') });
     await db.connect();

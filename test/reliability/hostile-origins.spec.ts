@@ -3,6 +3,7 @@ import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { report, sample, scrape } from '../support/figures.js';
 import { userId } from '../support/factories.js';
+import { upgradeRequest } from '../support/raw-socket-io.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const ALLOWED = 'https://app.example.com';
@@ -47,19 +48,7 @@ describe('hostile origins', () => {
     new Promise<string>((resolve) => {
       const { port } = new URL(app.server.httpUrl);
       const socket = net.connect(Number(port), '127.0.0.1', () => {
-        socket.write(
-          [
-            'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1',
-            `Host: 127.0.0.1:${port}`,
-            'Connection: Upgrade',
-            'Upgrade: websocket',
-            'Sec-WebSocket-Version: 13',
-            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-            `Origin: ${origin}`,
-            '',
-            '',
-          ].join('\r\n'),
-        );
+        socket.write(upgradeRequest(port, [`Origin: ${origin}`]));
       });
       let answer = '';
       socket.on('data', (chunk: Buffer) => {

@@ -193,6 +193,7 @@ export class CarefulClient {
     for (let seq = 1; seq <= highest; seq++) if (!known.has(seq)) missing.add(seq);
     let cursor: string | undefined;
     let fetched = 0;
+    let throttled = 0;
     while (missing.size > 0) {
       const result = (await this.socket
         .timeout(5000)
@@ -200,6 +201,11 @@ export class CarefulClient {
         messages: Message[];
         nextCursor?: string;
       }>;
+      if (!result.ok && result.error.code === 'RESOURCE_EXHAUSTED' && ++throttled <= 100) {
+        // Over RATE_LIMIT_READS_PER_SECOND: a careful client waits for the bucket to refill.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
       if (!result.ok) throw new Error(`getMessageHistory: ${result.error.code}`);
       for (const message of result.data.messages) {
         if (missing.delete(message.seq)) {

@@ -33,12 +33,15 @@ export async function requireServices(): Promise<void> {
   }
 }
 
-/** A database of this run's own, dropped afterwards. */
-export async function createScratchDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+/**
+ * A database of this run's own, dropped afterwards. `options` is added to CREATE DATABASE as it is
+ * (a collation: `LOCALE_PROVIDER icu ICU_LOCALE 'en-US' TEMPLATE template0`).
+ */
+export async function createScratchDatabase(prefix: string, options = ''): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `${prefix}_${process.pid}_${Date.now().toString(36)}`;
   const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
   await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.query(`CREATE DATABASE "${name}" ${options}`);
   await admin.end();
   const url = new URL(POSTGRES_ADMIN_URL);
   url.pathname = `/${name}`;

@@ -42,7 +42,7 @@ export const ACTIONS = [
  */
 export async function authorizationProperty(options: { pairs: number; users: number; conversations: number; seed?: number }): Promise<void> {
   const cleanup = testCleanup();
-  const app = await startTestApp({ RATE_LIMIT_MESSAGES_PER_SECOND: '100000' });
+  const app = await startTestApp({ RATE_LIMIT_MESSAGES_PER_SECOND: '100000', RATE_LIMIT_READS_PER_SECOND: '100000', RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '1000000' });
   cleanup.add(() => app.close());
   const grpc = messagingClient(app.server.grpcAddress);
   cleanup.add(() => grpc.close());

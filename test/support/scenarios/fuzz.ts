@@ -38,6 +38,8 @@ export async function fuzzGateway(options: FuzzOptions): Promise<void> {
   const cleanup = testCleanup();
   const { graph, service } = await startSingleService(cleanup, {
     RATE_LIMIT_MESSAGES_PER_SECOND: '1000',
+    RATE_LIMIT_READS_PER_SECOND: '1000',
+    RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '60000',
     MAX_SOCKETS_PER_USER: '100',
     LOG_LEVEL: 'error',
   });
