@@ -6,7 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { AppModule, type ResolvedConfig } from './app.module.js';
 import { loadOrCreateDevSecret } from './auth/dev-secret.js';
-import type { AppConfig } from './config/config.js';
+import { ConfigError, missingInProduction, type AppConfig } from './config/config.js';
 import { grpcOptions } from './grpc/grpc-options.js';
 import { ConnectionsGraph, DEMO_CONNECTIONS } from './infrastructure/embedded/connections-graph.js';
 import { startConnectionsServer } from './infrastructure/embedded/connections-server.js';
@@ -45,6 +45,12 @@ export interface RunningServer {
  * (CONTRACT §1.1), migrates the database, then serves HTTP + Socket.IO and gRPC.
  */
 export async function startServer(config: AppConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  // loadConfig already refuses this; a config built by hand (an embedder, a test) must not get an
+  // embedded fallback in production either (CONTRACT §1.2), and nothing has been opened yet.
+  if (config.env === 'production') {
+    const missing = missingInProduction(config);
+    if (missing.length > 0) throw new ConfigError(missing);
+  }
   const cleanups: Array<() => Promise<void>> = [];
   const cleanUp = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => logger.warn({ err: error }, 'cleanup failed'));
