@@ -1,0 +1,59 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { ConnectionsGraph } from '../../src/infrastructure/embedded/connections-graph.js';
+import { startConnectionsServer } from '../../src/infrastructure/embedded/connections-server.js';
+import { freePort } from '../../src/infrastructure/net/free-port.js';
+import { testCleanup } from '../support/cleanup.js';
+import { pollUntil, removeBuild, startPrivateRedis } from '../support/processes.js';
+import { startServiceProcess } from '../support/service-process.js';
+import { TEST_JWT_SECRET } from '../support/test-app.js';
+
+function logLines(output: string): Array<Record<string, unknown>> {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('dependency errors are never silent', () => {
+  afterAll(() => removeBuild());
+
+  it('logs a Redis that refuses the password once per connection, with the cause, not once per retry', { timeout: 60_000 }, async () => {
+    const cleanup = testCleanup();
+    const redis = await startPrivateRedis({ password: 'the-right-one' });
+    cleanup.add(redis.stop);
+    const connections = await startConnectionsServer(new ConnectionsGraph());
+    cleanup.add(connections.stop);
+    const port = await freePort();
+    const service = startServiceProcess({
+      NODE_ENV: 'production',
+      DATABASE_URL: inject('databaseUrl'),
+      CONNECTIONS_GRPC_URL: connections.url,
+      JWT_SECRET: TEST_JWT_SECRET,
+      REDIS_URL: `redis://:a-wrong-one@127.0.0.1:${redis.port}`,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      GRPC_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+    });
+    cleanup.add(async () => (service.kill('SIGKILL'), await service.exited));
+
+    const refused = () => logLines(service.output()).filter((line) => String(line.msg).includes('WRONGPASS'));
+    await pollUntil('the refused password in the log', () => (refused().length > 0 ? true : undefined), 20_000, 100);
+    // ioredis retries every connection several times a second; the state does not change, so no more lines.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const lines = refused();
+    expect(lines.map((line) => line.dependency).sort()).toEqual(['redis (messaging-cache)', 'redis (messaging-io-pub)', 'redis (messaging-io-sub)']);
+    for (const line of lines) {
+      expect(line.level).toBe(50);
+      expect(line.msg).toMatch(/^redis \(messaging-[a-z-]+\) is failing: WRONGPASS/);
+      // The password is nowhere in what was logged.
+      expect(JSON.stringify(line)).not.toContain('a-wrong-one');
+    }
+    // The instance still starts (a Redis away is not fatal), and readiness says why it is not ready.
+    const ready = await pollUntil('the HTTP port', () =>
+      fetch(`http://127.0.0.1:${port}/health/ready`).then((response) => response.json() as Promise<{ checks: Record<string, string> }>, () => undefined),
+    10_000, 100);
+    expect(ready.checks.redis).toBe('down');
+    expect(refused()).toHaveLength(3);
+  });
+});
