@@ -8,6 +8,7 @@ import { AppModule, type ResolvedConfig } from './app.module.js';
 import { loadOrCreateDevSecret } from './auth/dev-secret.js';
 import { ConfigError, missingInProduction, type AppConfig } from './config/config.js';
 import { grpcOptions } from './grpc/grpc-options.js';
+import { ReadinessService } from './http/readiness.service.js';
 import { ConnectionsGraph, DEMO_CONNECTIONS } from './infrastructure/embedded/connections-graph.js';
 import { startConnectionsServer } from './infrastructure/embedded/connections-server.js';
 import { startEmbeddedPostgres } from './infrastructure/embedded/embedded-postgres.js';
@@ -92,7 +93,7 @@ export async function startServer(config: AppConfig, logger: Logger = createLogg
     cleanups.push(() => app.close());
     const ioAdapter = new MessagingIoAdapter(app, resolved);
     app.useWebSocketAdapter(ioAdapter);
-    app.connectMicroservice(grpcOptions(resolved.host, resolved.grpcPort, lifecycle), { inheritAppConfig: true });
+    app.connectMicroservice(grpcOptions(resolved.host, resolved.grpcPort, lifecycle, app.get(ReadinessService, { strict: false })), { inheritAppConfig: true });
     await app.init();
     if (resolved.redisUrl && !(await ioAdapter.redisReady(ADAPTER_REDIS_WAIT_MS))) {
       logger.warn('Redis is not reachable yet: broadcasts stay on this instance until it is');
