@@ -14,6 +14,7 @@ export interface Readiness {
 const CHECK_TIMEOUT_MS = 1000;
 /** How often the dependencies are probed in the background, for gRPC health and the failure log. */
 const MONITOR_INTERVAL_MS = 1000;
+const REDIS_START_WAIT_MS = 2000;
 
 /**
  * CONTRACT §6: ready when the database (and Redis, where configured) answer, and not draining.
@@ -56,7 +57,10 @@ export class ReadinessService implements OnApplicationBootstrap, BeforeApplicati
   }
 
   // Before the gRPC server starts (Nest bootstraps modules in init()), so health starts out right.
+  // A Redis client still connecting fails commands at once (no offline queue): given a moment
+  // first, so that an ordinary start-up is not logged as an outage.
   async onApplicationBootstrap(): Promise<void> {
+    if (this.redis && this.redis.status !== 'ready') await connectedOrTimeout(this.redis, REDIS_START_WAIT_MS);
     await this.monitor();
   }
 
@@ -86,4 +90,16 @@ async function probe(check: () => Promise<unknown>, state: DependencyStateLogger
   } finally {
     clearTimeout(timer);
   }
+}
+
+function connectedOrTimeout(redis: NonNullable<OptionalRedis>, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    redis.once('ready', done);
+  });
 }
