@@ -1,6 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
 import { DependencyStates, type DependencyStateLogger } from '../infrastructure/observability/dependency-state.js';
+import { Metrics } from '../infrastructure/observability/metrics.js';
 import { DATABASE_DEPENDENCY, PrismaService } from '../infrastructure/prisma/prisma.service.js';
 import { REDIS, type OptionalRedis } from '../infrastructure/redis/redis.module.js';
 
@@ -36,6 +37,7 @@ export class ReadinessService implements OnApplicationBootstrap, BeforeApplicati
     @Inject(REDIS) private readonly redis: OptionalRedis,
     private readonly lifecycle: Lifecycle,
     states: DependencyStates,
+    private readonly metrics: Metrics,
   ) {
     this.databaseState = states.of(DATABASE_DEPENDENCY);
     // Its own name: the cache connection's own errors (a refused password, say) are logged under
@@ -73,6 +75,8 @@ export class ReadinessService implements OnApplicationBootstrap, BeforeApplicati
   private async monitor(): Promise<void> {
     const { checks } = await this.check();
     this.up = checks.database === 'up' && checks.redis !== 'down';
+    this.metrics.dependencyUp.set({ dependency: 'database' }, checks.database === 'up' ? 1 : 0);
+    if (checks.redis !== 'not configured') this.metrics.dependencyUp.set({ dependency: 'redis' }, checks.redis === 'up' ? 1 : 0);
     if (!this.stopped) this.timer = setTimeout(() => void this.monitor(), MONITOR_INTERVAL_MS);
   }
 }
