@@ -1,3 +1,4 @@
+import { SpanKind } from '@opentelemetry/api';
 import { Inject, Logger } from '@nestjs/common';
 import {
   ConnectedSocket,
@@ -29,7 +30,7 @@ import { JwtVerifier } from '../auth/jwt-verifier.js';
 import { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
 import { withLogContext } from '../infrastructure/observability/log-context.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
-import { traced } from '../infrastructure/observability/tracing.js';
+import { headerGetter, traced } from '../infrastructure/observability/tracing.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { TypingService } from '../typing/typing.service.js';
 import { handshakeMiddleware } from './handshake.js';
@@ -160,7 +161,12 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
     action: (actor: Actor, dto: z.output<S>) => Promise<ClientEventMap[E]['data']>,
   ): Result<E> {
     return this.lifecycle.track(
-      withLogContext({ socketId: socket.id, event }, () => traced(`socket ${event}`, { 'messaging.event': event }, () => this.respond(event, socket, schema, body, action))),
+      withLogContext({ socketId: socket.id, event }, () =>
+        traced(`socket ${event}`, { 'messaging.event': event, 'rpc.system': 'socket.io', 'rpc.method': event }, () => this.respond(event, socket, schema, body, action), {
+          kind: SpanKind.SERVER,
+          remote: { carrier: handshakeTraceCarrier(socket), getter: headerGetter },
+        }),
+      ),
     );
   }
 
@@ -182,4 +188,16 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
       return { ok: false, error: { code: error.code, message: error.message } };
     }
   }
+}
+
+/**
+ * The W3C trace context a client gave at the handshake: `traceparent` / `tracestate` headers, or
+ * the same keys in `auth` (a browser's WebSocket cannot set headers). Every event of the socket
+ * continues that trace.
+ */
+function handshakeTraceCarrier(socket: MessagingSocket): Record<string, unknown> {
+  const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+  const carrier: Record<string, unknown> = { ...socket.handshake.headers };
+  for (const key of ['traceparent', 'tracestate']) if (typeof auth[key] === 'string') carrier[key] = auth[key];
+  return carrier;
 }
