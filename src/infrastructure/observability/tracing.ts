@@ -50,7 +50,8 @@ export function startTracing(env: NodeJS.ProcessEnv, processors?: SpanProcessor[
       new PgInstrumentation({ requireParentSpan: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
       new GrpcInstrumentation(),
-      new HttpInstrumentation(),
+      // Probes and scrapes arrive every few seconds from every poller: traces of nothing.
+      new HttpInstrumentation({ ignoreIncomingRequestHook: (request) => /^\/(health|metrics)(\/|\?|$)/.test(request.url ?? '') }),
     ],
   });
   const require = createRequire(import.meta.url);
