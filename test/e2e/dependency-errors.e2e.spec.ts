@@ -6,6 +6,9 @@ import { testCleanup } from '../support/cleanup.js';
 import { pollUntil, removeBuild, startPrivateRedis } from '../support/processes.js';
 import { startServiceProcess } from '../support/service-process.js';
 import { TEST_JWT_SECRET } from '../support/test-app.js';
+import { signUserToken } from '../../src/auth/jwt-signer.js';
+import { userId } from '../support/factories.js';
+import { TestClient } from '../support/socket-client.js';
 
 function logLines(output: string): Array<Record<string, unknown>> {
   return output
@@ -55,5 +58,38 @@ describe('dependency errors are never silent', () => {
     10_000, 100);
     expect(ready.checks.redis).toBe('down');
     expect(refused()).toHaveLength(3);
+  });
+
+  it('logs the Connections service failing once, however many checks fail, and its recovery', { timeout: 60_000 }, async () => {
+    const cleanup = testCleanup();
+    const connectionsPort = await freePort();
+    const port = await freePort();
+    const service = startServiceProcess({
+      NODE_ENV: 'production',
+      DATABASE_URL: inject('databaseUrl'),
+      CONNECTIONS_GRPC_URL: `127.0.0.1:${connectionsPort}`,
+      JWT_SECRET: TEST_JWT_SECRET,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      GRPC_PORT: String(await freePort()),
+      LOG_LEVEL: 'info',
+    });
+    cleanup.add(async () => (service.kill('SIGKILL'), await service.exited));
+    await service.waitReady(`http://127.0.0.1:${port}`);
+    const [alice, bob] = [userId('alice'), userId('bob')];
+    const client = await TestClient.connect(`http://127.0.0.1:${port}`, await signUserToken(TEST_JWT_SECRET, alice));
+    cleanup.add(() => client.close());
+    // Fewer than the breaker's volume threshold and more: every one fails, one line in all.
+    for (let attempt = 0; attempt < 5; attempt++) await client.emit('startConversation', { participantId: bob });
+    const lines = (pattern: RegExp) => logLines(service.output()).filter((line) => pattern.test(String(line.msg)));
+    expect(lines(/^connections is failing: /)).toHaveLength(1);
+    expect(lines(/^connections is failing: /)[0]!.msg).toMatch(/UNAVAILABLE|ECONNREFUSED|No connection established/);
+
+    const graph = new ConnectionsGraph([[alice, bob]]);
+    const connections = await startConnectionsServer(graph, { host: '127.0.0.1', port: connectionsPort });
+    cleanup.add(connections.stop);
+    await pollUntil('a check that succeeds', async () => (await client.emit('startConversation', { participantId: bob })).ok || undefined, 20_000, 500);
+    expect(lines(/^connections is available again$/)).toHaveLength(1);
+    expect(lines(/^connections is failing: /)).toHaveLength(1);
   });
 });
