@@ -5,15 +5,16 @@ export type StateLog = Pick<Logger, 'error' | 'info'>;
 
 /**
  * Logs one dependency's failures with their cause, once per change of state: the first failure
- * after it was healthy, a failure with another cause than the one last logged (a refused
- * connection that becomes a refused password), and the recovery. Clients that retry in the
- * background (ioredis, pg, gRPC) report the same error on every attempt, several a second for as
- * long as an outage lasts: logging each would bury everything else, logging none (as the no-op
- * 'error' listeners did) leaves a wrong password without a trace.
+ * after it was healthy, each other cause seen during the same outage once (a refused connection
+ * that becomes a refused password, a reset connection followed by refused reconnections), and the
+ * recovery. Clients that retry in the background (ioredis, pg, gRPC) report the same errors on
+ * every attempt, several a second for as long as an outage lasts, sometimes alternating between
+ * two: logging each would bury everything else, logging none (as the no-op 'error' listeners did)
+ * leaves a wrong password without a trace.
  */
 export class DependencyStateLogger {
-  /** The cause last logged; undefined while the dependency is healthy. */
-  private cause: string | undefined;
+  /** The causes logged since the dependency was last healthy; empty while it is. */
+  private readonly causes = new Set<string>();
 
   constructor(
     private readonly log: StateLog,
@@ -21,19 +22,19 @@ export class DependencyStateLogger {
   ) {}
 
   get healthy(): boolean {
-    return this.cause === undefined;
+    return this.causes.size === 0;
   }
 
   failed(error: unknown): void {
     const cause = causeOf(error);
-    if (cause === this.cause) return;
-    this.cause = cause;
+    if (this.causes.has(cause)) return;
+    this.causes.add(cause);
     this.log.error({ dependency: this.dependency, err: summary(error) }, `${this.dependency} is failing: ${cause}`);
   }
 
   recovered(): void {
-    if (this.cause === undefined) return;
-    this.cause = undefined;
+    if (this.causes.size === 0) return;
+    this.causes.clear();
     this.log.info({ dependency: this.dependency }, `${this.dependency} is available again`);
   }
 }
