@@ -36,6 +36,18 @@ export default defineConfig({
       {
         plugins: [compiler],
         test: {
+          // What ships beside the code: the supported runtime, the image's file set, the Kubernetes
+          // manifests, the dashboard and alert rules (test/deploy, docs/operations.md).
+          name: 'deploy',
+          include: ['test/deploy/**/*.spec.ts'],
+          globalSetup: ['./test/support/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        plugins: [compiler],
+        test: {
           // The demo web client in Debian's Chromium through playwright-core (test/browser).
           name: 'browser',
           include: ['test/browser/**/*.spec.ts'],

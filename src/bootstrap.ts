@@ -6,8 +6,9 @@ import { NestFactory } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { AppModule, type ResolvedConfig } from './app.module.js';
 import { loadOrCreateDevSecret } from './auth/dev-secret.js';
-import type { AppConfig } from './config/config.js';
+import { ConfigError, missingInProduction, type AppConfig } from './config/config.js';
 import { grpcOptions } from './grpc/grpc-options.js';
+import { ReadinessService } from './http/readiness.service.js';
 import { ConnectionsGraph, DEMO_CONNECTIONS } from './infrastructure/embedded/connections-graph.js';
 import { startConnectionsServer } from './infrastructure/embedded/connections-server.js';
 import { startEmbeddedPostgres } from './infrastructure/embedded/embedded-postgres.js';
@@ -45,6 +46,12 @@ export interface RunningServer {
  * (CONTRACT §1.1), migrates the database, then serves HTTP + Socket.IO and gRPC.
  */
 export async function startServer(config: AppConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  // loadConfig already refuses this; a config built by hand (an embedder, a test) must not get an
+  // embedded fallback in production either (CONTRACT §1.2), and nothing has been opened yet.
+  if (config.env === 'production') {
+    const missing = missingInProduction(config);
+    if (missing.length > 0) throw new ConfigError(missing);
+  }
   const cleanups: Array<() => Promise<void>> = [];
   const cleanUp = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => logger.warn({ err: error }, 'cleanup failed'));
@@ -86,7 +93,7 @@ export async function startServer(config: AppConfig, logger: Logger = createLogg
     cleanups.push(() => app.close());
     const ioAdapter = new MessagingIoAdapter(app, resolved);
     app.useWebSocketAdapter(ioAdapter);
-    app.connectMicroservice(grpcOptions(resolved.host, resolved.grpcPort, lifecycle), { inheritAppConfig: true });
+    app.connectMicroservice(grpcOptions(resolved.host, resolved.grpcPort, lifecycle, app.get(ReadinessService, { strict: false })), { inheritAppConfig: true });
     await app.init();
     if (resolved.redisUrl && !(await ioAdapter.redisReady(ADAPTER_REDIS_WAIT_MS))) {
       logger.warn('Redis is not reachable yet: broadcasts stay on this instance until it is');

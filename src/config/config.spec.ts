@@ -66,12 +66,34 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).toContain(variable);
   });
 
+  const PRODUCTION: Record<string, string> = { NODE_ENV: 'production', DATABASE_URL: 'postgresql://db/messaging', CONNECTIONS_GRPC_URL: 'connections:50051', JWT_SECRET: SECRET };
+
   it('has no default key and no demo page in production', () => {
-    expect(problemsOf({ NODE_ENV: 'production' }).join()).toContain('JWT_SECRET');
-    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET });
+    const config = loadConfig(PRODUCTION);
     expect(config.demoUi).toBe(false);
     expect(config.cors).toEqual({ kind: 'list', origins: [] });
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, DEMO_UI: 'true' }).demoUi).toBe(true);
+    expect(loadConfig({ ...PRODUCTION, DEMO_UI: 'true' }).demoUi).toBe(true);
+  });
+
+  it('names every missing variable in production, all at once (CONTRACT §1.2: no embedded fallbacks)', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/^DATABASE_URL: required/);
+    expect(problems[1]).toMatch(/^CONNECTIONS_GRPC_URL: required/);
+    expect(problems[2]).toMatch(/^JWT_SECRET or JWT_PUBLIC_KEY: required/);
+    for (const variable of ['DATABASE_URL', 'CONNECTIONS_GRPC_URL', 'JWT_SECRET']) {
+      const { [variable]: _left, ...rest } = PRODUCTION;
+      expect(problemsOf(rest)).toEqual([expect.stringMatching(new RegExp(`^${variable}`))]);
+    }
+    const publicKey = '-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----';
+    const { JWT_SECRET: _secret, ...withoutSecret } = PRODUCTION;
+    expect(problemsOf({ ...withoutSecret, JWT_PUBLIC_KEY: publicKey })).toEqual([]);
+    // REDIS_URL and EVENT_BUS_URL stay optional: a single instance without Redis is a valid deployment.
+    expect(loadConfig(PRODUCTION).redisUrl).toBeUndefined();
+  });
+
+  it('keeps the embedded default outside production', () => {
+    for (const NODE_ENV of ['development', 'test']) expect(problemsOf({ NODE_ENV })).toEqual([]);
   });
 
   it('refuses two keys at once', () => {

@@ -54,8 +54,8 @@ export function loadConfig(source: NodeJS.ProcessEnv): AppConfig {
   const production = env.NODE_ENV === 'production';
   const problems: string[] = [];
   if (env.JWT_SECRET && env.JWT_PUBLIC_KEY) problems.push('JWT_SECRET and JWT_PUBLIC_KEY: set only one of them');
-  if (production && !env.JWT_SECRET && !env.JWT_PUBLIC_KEY) {
-    problems.push('JWT_SECRET: required when NODE_ENV=production (or set JWT_PUBLIC_KEY)');
+  if (production) {
+    problems.push(...missingInProduction({ databaseUrl: env.DATABASE_URL, connectionsGrpcUrl: env.CONNECTIONS_GRPC_URL, jwt: { secret: env.JWT_SECRET, publicKey: env.JWT_PUBLIC_KEY } }));
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -87,6 +87,22 @@ export function loadConfig(source: NodeJS.ProcessEnv): AppConfig {
     logLevel: env.LOG_LEVEL,
     demoUi: env.DEMO_UI ? env.DEMO_UI === 'true' : !production,
   };
+}
+
+/**
+ * CONTRACT §1.2: production has no embedded fallbacks. An unset DATABASE_URL would put the messages
+ * in a PostgreSQL inside the container (lost with it), an unset CONNECTIONS_GRPC_URL would authorize
+ * against the demo graph, and a missing key would sign with a generated one. Each missing variable
+ * is named, all at once, so that one failed rollout shows everything to fix.
+ */
+export function missingInProduction(config: Pick<AppConfig, 'databaseUrl' | 'connectionsGrpcUrl' | 'jwt'>): string[] {
+  const missing: string[] = [];
+  if (!config.databaseUrl) missing.push('DATABASE_URL: required when NODE_ENV=production (no embedded PostgreSQL in production)');
+  if (!config.connectionsGrpcUrl) {
+    missing.push('CONNECTIONS_GRPC_URL: required when NODE_ENV=production (no embedded development Connections service in production)');
+  }
+  if (!config.jwt.secret && !config.jwt.publicKey) missing.push('JWT_SECRET or JWT_PUBLIC_KEY: required when NODE_ENV=production');
+  return missing;
 }
 
 function corsPolicy(raw: string | undefined, production: boolean): CorsPolicy {

@@ -7,6 +7,7 @@ import type { ConnectionChecker } from '../conversations/connection-checker.port
 import { orderedPair } from '../conversations/conversation-pair.js';
 import { MemoryTtlCache } from '../infrastructure/cache/ttl-cache.js';
 import { RedisTtlCache } from '../infrastructure/cache/redis-ttl-cache.js';
+import { DependencyStates, type DependencyStateLogger } from '../infrastructure/observability/dependency-state.js';
 import { BREAKER_STATE, Metrics } from '../infrastructure/observability/metrics.js';
 import { traced } from '../infrastructure/observability/tracing.js';
 import { REDIS, type OptionalRedis } from '../infrastructure/redis/redis.module.js';
@@ -27,13 +28,16 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
   private readonly client: ConnectionsGrpcClient;
   private readonly breaker: CircuitBreaker<[string, string], boolean>;
   private readonly inFlight = new Map<string, Promise<boolean>>();
+  private readonly state: DependencyStateLogger;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CONNECTIONS_URL) url: string,
     @Inject(REDIS) redis: OptionalRedis,
     private readonly metrics: Metrics,
+    states: DependencyStates,
   ) {
+    this.state = states.of('connections');
     this.client = new ConnectionsGrpcClient(url);
     if (redis) this.shared = new RedisTtlCache(redis, 'messaging:connected:');
     this.breaker = new CircuitBreaker((a: string, b: string) => this.client.isConnected(a, b, config.connectionsTimeoutMs), {
@@ -82,9 +86,12 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
     } catch (error) {
       const result = this.breaker.opened && (error as { code?: string }).code === 'EOPENBREAKER' ? 'breaker_open' : isTimeout(error) ? 'timeout' : 'error';
       this.metrics.connectionsCalls.inc({ result });
+      // A call the open breaker refused says nothing new about the service: its cause was logged.
+      if (result !== 'breaker_open') this.state.failed(error);
       throw AppError.unavailable('the Connections service could not answer; retry', error);
     }
     this.metrics.connectionsCalls.inc({ result: connected ? 'connected' : 'not_connected' });
+    this.state.recovered();
     const ttl = connected ? this.config.connectionsCacheTtlMs : this.config.connectionsNegativeCacheTtlMs;
     const value = encode(connected, Date.now() + ttl);
     this.local.setSync(key, value, ttl);

@@ -1,5 +1,7 @@
+import { context, propagation } from '@opentelemetry/api';
 import { credentials, loadPackageDefinition, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
+import { metadataSetter } from '../infrastructure/observability/tracing.js';
 import { protoPath } from '../infrastructure/proto-path.js';
 import type { ProtoGrpcType } from '../generated/proto/connections.js';
 import type { ConnectionsServiceClient } from '../generated/proto/connections/v1/ConnectionsService.js';
@@ -22,7 +24,7 @@ export class ConnectionsGrpcClient {
     return new Promise((resolve, reject) => {
       this.client.isConnected(
         { userIdA, userIdB },
-        new Metadata(),
+        outgoingMetadata(),
         { deadline: Date.now() + timeoutMs },
         (error: ServiceError | null, response) => {
           if (error) reject(error);
@@ -35,4 +37,14 @@ export class ConnectionsGrpcClient {
   close(): void {
     this.client.close();
   }
+}
+
+/**
+ * The current trace context as W3C `traceparent`, so that the Connections service's spans join the
+ * caller's trace (the gRPC instrumentation, when on, replaces it with its client span's).
+ */
+function outgoingMetadata(): Metadata {
+  const metadata = new Metadata();
+  propagation.inject(context.active(), metadata, metadataSetter);
+  return metadata;
 }

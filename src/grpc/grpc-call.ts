@@ -1,3 +1,4 @@
+import { SpanKind } from '@opentelemetry/api';
 import type { Metadata } from '@grpc/grpc-js';
 import { Injectable, Logger } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
@@ -9,7 +10,7 @@ import { parsePayload } from '../contract/validate.js';
 import { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
 import { newRequestId, withLogContext } from '../infrastructure/observability/log-context.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
-import { traced } from '../infrastructure/observability/tracing.js';
+import { metadataGetter, traced } from '../infrastructure/observability/tracing.js';
 import { GRPC_STATUS } from './grpc-status.js';
 
 /**
@@ -35,7 +36,13 @@ export class GrpcCall {
   ): Promise<R> {
     return this.lifecycle.track(
       withLogContext({ requestId: newRequestId(), event: method }, () =>
-        traced(`grpc ${method}`, { 'rpc.system': 'grpc', 'rpc.method': method }, () => this.respond(method, metadata, schema, request, action)),
+        traced(
+          `grpc ${method}`,
+          { 'rpc.system': 'grpc', 'rpc.service': 'messaging.v1.MessagingService', 'rpc.method': method },
+          () => this.respond(method, metadata, schema, request, action),
+          // Under the gRPC instrumentation's server span when it is on; the caller's traceparent otherwise.
+          { kind: SpanKind.SERVER, remote: { carrier: () => metadata, getter: metadataGetter } },
+        ),
       ),
     );
   }

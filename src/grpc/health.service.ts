@@ -5,14 +5,23 @@ import type { ProtoGrpcType } from '../generated/proto/health.js';
 import type { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
 
 const KNOWN_SERVICES = new Set(['', 'messaging.v1.MessagingService']);
-const WATCH_INTERVAL_MS = 1000;
+/** How often a Watch compares the status with what it last sent: reading two fields, no I/O. */
+const WATCH_INTERVAL_MS = 200;
+
+/** Whether the dependencies answered at the last readiness probe (the HTTP readiness service keeps it). */
+export interface ServingSource {
+  readonly dependenciesUp: boolean;
+}
 
 /**
- * The standard grpc.health.v1.Health service: SERVING until shutdown begins, then NOT_SERVING, so
- * that gRPC load balancers drain this instance first.
+ * The standard grpc.health.v1.Health service, following readiness (CONTRACT §6): SERVING while the
+ * database (and Redis, where configured) answered the last probe and shutdown has not begun,
+ * NOT_SERVING otherwise, so that gRPC load balancers send nothing to an instance that would answer
+ * UNAVAILABLE and drain it first on shutdown. Shutdown shows at once; a dependency's change within
+ * one probe interval. Watch pushes every change.
  */
-export function addHealthService(server: Server, proto: ProtoGrpcType, lifecycle: Lifecycle): void {
-  const current = (): HealthCheckResponse => ({ status: lifecycle.shuttingDown ? 'NOT_SERVING' : 'SERVING' });
+export function addHealthService(server: Server, proto: ProtoGrpcType, lifecycle: Lifecycle, readiness: ServingSource): void {
+  const current = (): HealthCheckResponse => ({ status: !lifecycle.shuttingDown && readiness.dependenciesUp ? 'SERVING' : 'NOT_SERVING' });
   server.addService(proto.grpc.health.v1.Health.service, {
     Check(call: ServerUnaryCall<HealthCheckRequest__Output, HealthCheckResponse>, callback: sendUnaryData<HealthCheckResponse>) {
       if (!KNOWN_SERVICES.has(call.request.service ?? '')) return callback({ code: status.NOT_FOUND, details: 'unknown service' });

@@ -6,7 +6,9 @@ import { Redis } from 'ioredis';
 import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import type { AppConfig, CorsPolicy } from '../config/config.js';
 import type { AckResult } from '../contract/socket-contract.js';
+import { DependencyStates } from '../infrastructure/observability/dependency-state.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
+import { reportRedisState } from '../infrastructure/redis/redis.module.js';
 import { coalesceWrites } from './coalesced-writes.js';
 
 /** CONTRACT §3: a larger frame closes that one socket. */
@@ -152,7 +154,7 @@ export class MessagingIoAdapter extends IoAdapter {
   private redisAdapter(url: string) {
     const client = (name: string) => {
       const redis = new AdapterRedis(url, { ...ADAPTER_REDIS_OPTIONS, connectionName: name });
-      redis.on('error', () => undefined);
+      reportRedisState(redis, this.app.get(DependencyStates, { strict: false }).of(`redis (${name})`));
       this.redisClients.push(redis);
       return redis;
     };

@@ -1,3 +1,4 @@
+import { SpanKind } from '@opentelemetry/api';
 import { Inject, Logger } from '@nestjs/common';
 import { WebSocketGateway, type OnGatewayConnection, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
 import type { z } from 'zod';
@@ -21,7 +22,7 @@ import { JwtVerifier } from '../auth/jwt-verifier.js';
 import { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
 import { withLogContext } from '../infrastructure/observability/log-context.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
-import { traced } from '../infrastructure/observability/tracing.js';
+import { headerGetter, traced } from '../infrastructure/observability/tracing.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { TypingService } from '../typing/typing.service.js';
 import { handshakeMiddleware } from './handshake.js';
@@ -140,7 +141,12 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
   /** Validate, call as the socket's user, map errors, measure: the one path of every event. */
   handle<E extends ClientEvent>(event: E, socket: MessagingSocket, body: unknown): Promise<AckResult<ClientEventMap[E]['data']>> {
     return this.lifecycle.track(
-      withLogContext({ socketId: socket.id, event }, () => traced(`socket ${event}`, { 'messaging.event': event }, () => this.respond(event, socket, body))),
+      withLogContext({ socketId: socket.id, event }, () =>
+        traced(`socket ${event}`, { 'messaging.event': event, 'rpc.system': 'socket.io', 'rpc.method': event }, () => this.respond(event, socket, body), {
+          kind: SpanKind.SERVER,
+          remote: { carrier: () => handshakeTraceCarrier(socket), getter: headerGetter },
+        }),
+      ),
     );
   }
 
@@ -158,4 +164,16 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
       return { ok: false, error: { code: error.code, message: error.message } };
     }
   }
+}
+
+/**
+ * The W3C trace context a client gave at the handshake: `traceparent` / `tracestate` headers, or
+ * the same keys in `auth` (a browser's WebSocket cannot set headers). Every event of the socket
+ * continues that trace.
+ */
+function handshakeTraceCarrier(socket: MessagingSocket): Record<string, unknown> {
+  const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+  const carrier: Record<string, unknown> = { ...socket.handshake.headers };
+  for (const key of ['traceparent', 'tracestate']) if (typeof auth[key] === 'string') carrier[key] = auth[key];
+  return carrier;
 }

@@ -56,8 +56,26 @@ describe('the service as a process on real services', () => {
     expect((await service.stop('SIGTERM')).code).toBe(0);
   });
 
+  it('refuses production without DATABASE_URL, CONNECTIONS_GRPC_URL and a key, naming each (CONTRACT §1.2)', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    // The operator's mistake of issue 14: a key set, the database and Connections left out.
+    for (const env of [{}, { JWT_SECRET: TEST_JWT_SECRET }] as Array<Record<string, string>>) {
+      const started = Date.now();
+      const service = startServiceProcess({ NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', ...env });
+      const { code } = await service.exited;
+      expect(code).toBe(1);
+      expect(Date.now() - started).toBeLessThan(60_000);
+      const output = service.output();
+      expect(output).toContain('DATABASE_URL');
+      expect(output).toContain('CONNECTIONS_GRPC_URL');
+      expect(output.includes('JWT_SECRET or JWT_PUBLIC_KEY')).toBe(!('JWT_SECRET' in env));
+      // Nothing embedded was started, and nothing that could serve as a credential was printed.
+      expect(output).not.toMatch(/started|token=|Demo users/);
+    }
+  });
+
   it.each([
-    [{ NODE_ENV: 'production' }, 'JWT_SECRET'],
+    [{ NODE_ENV: 'production' }, 'JWT_SECRET or JWT_PUBLIC_KEY'],
     [{ PORT: 'eighty' }, 'PORT'],
     [{ DATABASE_URL: 'mysql://localhost/x' }, 'DATABASE_URL'],
   ])('refuses to start on bad configuration %o, naming %s', { timeout: 30_000 }, async (env, variable) => {

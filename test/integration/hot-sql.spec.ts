@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
+import { DependencyStates } from '../../src/infrastructure/observability/dependency-state.js';
+import { createLogger } from '../../src/infrastructure/observability/logger.js';
 import { HotSql, statement } from '../../src/infrastructure/prisma/hot-sql.js';
 import { PrismaService } from '../../src/infrastructure/prisma/prisma.service.js';
 import { createScratchDatabase } from '../support/services.js';
@@ -14,7 +16,7 @@ describe('HotSql', () => {
 
   beforeAll(async () => {
     scratch = await createScratchDatabase('messaging_test_hot_sql');
-    prisma = new PrismaService(loadConfig({ NODE_ENV: 'test', DATABASE_URL: scratch.url, DATABASE_POOL_SIZE: '1' }));
+    prisma = new PrismaService(loadConfig({ NODE_ENV: 'test', DATABASE_URL: scratch.url, DATABASE_POOL_SIZE: '1' }), new DependencyStates(createLogger('silent')));
     sql = new HotSql(prisma);
   });
   afterAll(async () => {

@@ -4,6 +4,8 @@ import { loadConfig } from '../../src/config/config.js';
 import { orderedPair } from '../../src/conversations/conversation-pair.js';
 import { ConversationsRepository, type ConversationRow } from '../../src/conversations/conversations.repository.js';
 import { PrismaService } from '../../src/infrastructure/prisma/prisma.service.js';
+import { DependencyStates } from '../../src/infrastructure/observability/dependency-state.js';
+import { createLogger } from '../../src/infrastructure/observability/logger.js';
 import { HotSql } from '../../src/infrastructure/prisma/hot-sql.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import type { InsertOutcome } from '../../src/messages/send-pipeline.js';
@@ -23,7 +25,7 @@ export interface TestDatabase {
 
 export function openDatabase(databaseUrl: string, poolSize = 20): TestDatabase {
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: String(poolSize) });
-  const prisma = new PrismaService(config);
+  const prisma = new PrismaService(config, new DependencyStates(createLogger('silent')));
   const sql = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   sql.on('error', () => undefined);
   const hot = new HotSql(prisma);

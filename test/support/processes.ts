@@ -76,18 +76,20 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+/** `password`: the server requires it (`--requirepass`), for tests of a refused password. */
+export async function startPrivateRedis(options: { password?: string } = {}): Promise<PrivateRedis> {
   const port = await freePort();
+  const password = options.password ? ['--requirepass', options.password] : [];
   const url = `redis://127.0.0.1:${port}`;
   let child: Child | undefined;
   const start = async () => {
-    child = spawnChild('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning']);
+    child = spawnChild('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', ...password]);
     const started = child;
     await pollUntil(
       `redis-server on port ${port}`,
       async () => {
         if (started.process.exitCode !== null) throw new Error(`redis-server exited: ${started.output()}`);
-        const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+        const probe = new Redis(url, { password: options.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
         probe.on('error', () => undefined);
         try {
           await probe.connect();

@@ -16,8 +16,9 @@ export function loggerOptions(level: string): LoggerOptions {
       const traceId = trace.getActiveSpan()?.spanContext().traceId;
       return { ...currentLogContext(), ...(traceId ? { traceId } : {}) };
     },
-    // Tokens and message texts must never reach the logs, whichever object carries them.
-    redact: { paths: ['token', '*.token', 'authorization', '*.authorization', 'headers.authorization', 'auth.token', 'text', '*.text'], remove: true },
+    // Tokens, message texts and passwords must never reach the logs, whichever object carries them
+    // (an ioredis error holds the command it answered: a refused AUTH's args are the password).
+    redact: { paths: ['token', '*.token', 'authorization', '*.authorization', 'headers.authorization', 'auth.token', 'text', '*.text', 'err.command.args'], remove: true },
   };
 }
 

@@ -65,6 +65,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly dependencyUp = new Gauge({
+    name: 'messaging_dependency_up',
+    help: 'Whether a dependency answered the last readiness probe (1) or not (0): database, redis (absent when not configured)',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+  });
+
   /** Labelled children of socketEvents, kept: prom-client otherwise hashes the labels on every event. */
   private readonly socketEventCounters = new Map<string, { inc(): void }>();
 

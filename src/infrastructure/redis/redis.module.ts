@@ -1,5 +1,6 @@
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { DependencyStates, type DependencyStateLogger } from '../observability/dependency-state.js';
 
 export const REDIS = Symbol('REDIS');
 export type OptionalRedis = Redis | null;
@@ -18,7 +19,7 @@ export const REDIS_COMMAND_TIMEOUT_MS = 200;
  * of queueing, and after REDIS_COMMAND_TIMEOUT_MS while it does not answer, so callers fall back
  * quickly; the client keeps reconnecting in the background.
  */
-export function createRedis(url: string, name: string): Redis {
+export function createRedis(url: string, name: string, state: DependencyStateLogger): Redis {
   const redis = new Redis(url, {
     connectionName: name,
     maxRetriesPerRequest: 1,
@@ -27,8 +28,18 @@ export function createRedis(url: string, name: string): Redis {
     connectTimeout: 2000,
     retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
   });
-  redis.on('error', () => undefined);
+  reportRedisState(redis, state);
   return redis;
+}
+
+/**
+ * Every error of a Redis connection goes to its state logger (logged once per change of state,
+ * with its cause: a wrong password, a refused connection), and so does its recovery. The listener
+ * also keeps ioredis from treating an error as unhandled, which would end the process.
+ */
+export function reportRedisState(redis: Redis, state: DependencyStateLogger): void {
+  redis.on('error', (error: Error) => state.failed(error));
+  redis.on('ready', () => state.recovered());
 }
 
 class RedisShutdown implements OnApplicationShutdown {
@@ -44,7 +55,14 @@ export class RedisModule {
   static forRoot(url: string | undefined): DynamicModule {
     return {
       module: RedisModule,
-      providers: [{ provide: REDIS, useFactory: () => (url ? createRedis(url, 'messaging-cache') : null) }, RedisShutdown],
+      providers: [
+        {
+          provide: REDIS,
+          useFactory: (states: DependencyStates) => (url ? createRedis(url, 'messaging-cache', states.of('redis (messaging-cache)')) : null),
+          inject: [DependencyStates],
+        },
+        RedisShutdown,
+      ],
       exports: [REDIS],
     };
   }
