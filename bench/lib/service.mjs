@@ -135,6 +135,7 @@ export async function startService({ name = 'service', env, nodeArgs = [], inspe
       RATE_LIMIT_MESSAGES_PER_SECOND: '100000',
       RATE_LIMIT_READS_PER_SECOND: '100000',
       RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '1000000',
+      ...(process.env.BENCH_DATABASE_POOL_SIZE ? { DATABASE_POOL_SIZE: process.env.BENCH_DATABASE_POOL_SIZE } : {}),
       ...env,
     },
   });

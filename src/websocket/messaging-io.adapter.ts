@@ -1,83 +1,16 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import { createAdapter as createPubSubAdapter } from '@socket.io/redis-adapter';
-import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
-import { Redis } from 'ioredis';
-import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 import type { AppConfig, CorsPolicy } from '../config/config.js';
 import type { AckResult } from '../contract/socket-contract.js';
 import { DependencyStates } from '../infrastructure/observability/dependency-state.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
 import { reportRedisState } from '../infrastructure/redis/redis.module.js';
 import { coalesceWrites } from './coalesced-writes.js';
+import { allReady, closeRedis, redisAdapter, type AdapterRedis } from './redis-adapter.js';
 
 /** CONTRACT §3: a larger frame closes that one socket. */
 export const MAX_FRAME_BYTES = 64 * 1024;
-
-type ClusterAdapter = ReturnType<ReturnType<typeof createPubSubAdapter>> | ReturnType<ReturnType<typeof createStreamsAdapter>>;
-type BroadcastOptions = Parameters<ClusterAdapter['broadcast']>[1];
-
-/**
- * Options of every Redis connection of the adapter (docs/operations.md, "Redis outage"):
- * - commands wait in the offline queue until Redis answers again (`maxRetriesPerRequest: null`), so
- *   that subscriptions and the streams adapter's XREAD loop survive an outage of any length
- *   (a SUBSCRIBE dropped at start-up would leave the instance deaf for good);
- * - nothing else piles up there, because broadcasts go local-only while the publishing connection
- *   is not ready, or is open but not answering (see `localWhileRedisIsAway`);
- * - reconnection is retried at least every second, so cross-instance delivery resumes within about
- *   a second of Redis coming back.
- */
-const ADAPTER_REDIS_OPTIONS = {
-  maxRetriesPerRequest: null,
-  enableOfflineQueue: true,
-  connectTimeout: 2000,
-  retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
-} as const;
-
-/**
- * How long the publishing connection's oldest unanswered command may wait before the connection
- * counts as away although it is open (Redis frozen or overloaded, packets dropped on the way), and
- * how many unanswered commands it may hold at most. Either way broadcasts then go local-only, so
- * that the backlog stops growing instead of holding every broadcast for as long as Redis is silent
- * (docs/reliability.md, "Redis frozen").
- */
-const PUBLISH_STALL_MS = 1000;
-const MAX_UNANSWERED_COMMANDS = 10_000;
-
-/**
- * A connection whose failed commands never become unhandled rejections: the adapters publish
- * fire-and-forget (`pubClient.publish(...)` with nothing attached), and an unhandled rejection ends
- * a Node process. Callers that do await a command still see its error. It also knows which of its
- * commands still wait for an answer, and since when.
- */
-class AdapterRedis extends Redis {
-  /** Send time of every command still waiting for its reply, in sending order. */
-  private readonly unanswered = new Map<number, number>();
-  private sent = 0;
-
-  override sendCommand(...args: Parameters<Redis['sendCommand']>): unknown {
-    const result = super.sendCommand(...args);
-    if (result instanceof Promise) {
-      const id = this.sent++;
-      this.unanswered.set(id, performance.now());
-      const settle = () => void this.unanswered.delete(id);
-      result.then(settle, settle);
-    }
-    return result;
-  }
-
-  get unansweredCommands(): number {
-    return this.unanswered.size;
-  }
-
-  /** Connected, and answering: no command has waited longer than PUBLISH_STALL_MS, nor too many. */
-  get answering(): boolean {
-    if (this.status !== 'ready') return false;
-    if (this.unanswered.size >= MAX_UNANSWERED_COMMANDS) return false;
-    const oldest = this.unanswered.values().next();
-    return oldest.done === true || performance.now() - oldest.value < PUBLISH_STALL_MS;
-  }
-}
 
 /**
  * Socket.IO server options of the contract, and the Redis adapter that makes rooms (and so every
@@ -125,16 +58,8 @@ export class MessagingIoAdapter extends IoAdapter {
    * Resolves once every Redis connection of the adapter is ready, or after `timeoutMs` (false then:
    * the instance starts anyway, delivering locally until Redis answers, and readiness says so).
    */
-  async redisReady(timeoutMs: number): Promise<boolean> {
-    const ready = (client: Redis) =>
-      client.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => client.once('ready', () => resolve()));
-    let timer: NodeJS.Timeout | undefined;
-    const result = await Promise.race([
-      Promise.all(this.redisClients.map(ready)).then(() => true),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    return result;
+  redisReady(timeoutMs: number): Promise<boolean> {
+    return allReady(this.redisClients, timeoutMs);
   }
 
   /** Shutdown: every client event from now on is answered UNAVAILABLE (nothing stored; the client retries elsewhere). */
@@ -152,59 +77,12 @@ export class MessagingIoAdapter extends IoAdapter {
   }
 
   private redisAdapter(url: string) {
-    const client = (name: string) => {
-      const redis = new AdapterRedis(url, { ...ADAPTER_REDIS_OPTIONS, connectionName: name });
-      reportRedisState(redis, this.app.get(DependencyStates, { strict: false }).of(`redis (${name})`));
+    const states = this.app.get(DependencyStates, { strict: false });
+    return redisAdapter(url, this.config.socketAdapter, (redis, name) => {
+      reportRedisState(redis, states.of(`redis (${name})`));
       this.redisClients.push(redis);
-      return redis;
-    };
-    if (this.config.socketAdapter === 'redis-streams') {
-      const redis = client('messaging-io-streams');
-      return localWhileRedisIsAway(createStreamsAdapter(redis), redis);
-    }
-    const publisher = client('messaging-io-pub');
-    return localWhileRedisIsAway(createPubSubAdapter(publisher, client('messaging-io-sub'), { key: 'messaging.io' }), publisher);
+    });
   }
-}
-
-/**
- * While the publishing connection is not ready (Redis down, or not reached yet) or not answering
- * (Redis frozen: see PUBLISH_STALL_MS), broadcasts reach
- * this instance's sockets at once and no other instance: other instances' sockets get what they
- * missed through catch-up when they reconnect (CONTRACT §3.3). Without this, the streams adapter
- * would hold even local delivery until its XADD is answered, and either adapter would queue every
- * broadcast in memory for as long as Redis is away. Server-side emits are dropped meanwhile.
- */
-function localWhileRedisIsAway(factory: (nsp: Namespace) => ClusterAdapter, publisher: AdapterRedis) {
-  // A plain function: Socket.IO calls the adapter constructor with `new`.
-  return function (nsp: Namespace): ClusterAdapter {
-    const adapter = factory(nsp);
-    const broadcast = adapter.broadcast.bind(adapter);
-    const serverSideEmit = adapter.serverSideEmit.bind(adapter);
-    adapter.broadcast = (packet: unknown, opts: BroadcastOptions) =>
-      broadcast(packet, publisher.answering ? opts : { ...opts, flags: { ...opts.flags, local: true } });
-    adapter.serverSideEmit = (packet: unknown[]) => {
-      if (publisher.answering) return serverSideEmit(packet);
-      const ack = packet.at(-1);
-      if (typeof ack === 'function') (ack as (error: Error, responses: unknown[]) => void)(new Error('Redis is unreachable'), []);
-    };
-    return adapter;
-  };
-}
-
-/**
- * QUIT when Redis answers (what was sent is flushed first); otherwise, or when QUIT gets no answer
- * within a second, just drop the connection. A QUIT queued behind commands that wait for Redis
- * (an UNSUBSCRIBE issued by the adapter's close, say) would otherwise hold shutdown until the hard
- * deadline during a Redis outage.
- */
-async function closeRedis(client: Redis): Promise<void> {
-  if (client.status === 'ready') {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([client.quit().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
-    clearTimeout(timer);
-  }
-  client.disconnect();
 }
 
 function refuse(packet: unknown[]): void {

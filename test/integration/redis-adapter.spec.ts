@@ -1,0 +1,83 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { io, type Socket as ClientSocket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdapterRedis, closeRedis, redisAdapter } from '../../src/websocket/redis-adapter.js';
+import { pollUntil, startPrivateRedis, type PrivateRedis } from '../support/processes.js';
+
+/**
+ * The two places where the adapter's fault handling leans on upstream behaviour; each test fails if
+ * that behaviour changes: ioredis sends every command through `sendCommand`, and the Redis adapters
+ * publish nothing for a broadcast whose `opts.flags.local` is set.
+ */
+describe('the Socket.IO Redis adapter on a Redis that stops answering', () => {
+  let redis: PrivateRedis;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('counts every command of an AdapterRedis until Redis answers it', async () => {
+    const client = new AdapterRedis(redis.url, { maxRetriesPerRequest: null });
+    try {
+      await client.ping();
+      const before = client.unansweredCommands;
+      const replies = [client.publish('channel', 'x'), client.set('key', 'value'), client.get('key')];
+      expect(client.unansweredCommands - before).toBe(3);
+      await Promise.all(replies);
+      await pollUntil('every command answered', () => (client.unansweredCommands === 0 ? true : undefined));
+      expect(client.answering).toBe(true);
+    } finally {
+      await closeRedis(client);
+    }
+  });
+
+  it.each(['redis', 'redis-streams'] as const)('%s: delivers locally and publishes nothing while Redis is frozen, and across instances again once it answers', async (kind) => {
+    const clients: AdapterRedis[] = [];
+    const servers: Server[] = [];
+    const sockets: ClientSocket[] = [];
+    const start = async () => {
+      const http = createServer();
+      const server = new Server(http, { transports: ['websocket'] });
+      server.adapter(redisAdapter(redis.url, kind, (client) => clients.push(client)));
+      servers.push(server);
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      const socket = io(`http://127.0.0.1:${(http.address() as AddressInfo).port}`, { transports: ['websocket'] });
+      sockets.push(socket);
+      await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+      return { server, socket };
+    };
+    try {
+      const [one, two] = [await start(), await start()];
+      await pollUntil('adapter connections ready', async () => (clients.every((client) => client.status === 'ready') ? true : undefined));
+      const publisher = clients[0]!;
+      const heard = (socket: ClientSocket) => new Promise<string>((resolve) => socket.once('news', resolve));
+
+      // Answering: a broadcast on one instance reaches the other's socket.
+      await pollUntil('cross-instance delivery', async () => {
+        const arrived = Promise.race([heard(two.socket), new Promise((resolve) => setTimeout(() => resolve(undefined), 200))]);
+        one.server.emit('news', 'across');
+        return (await arrived) === 'across' ? true : undefined;
+      });
+
+      redis.signal('SIGSTOP');
+      // A command that gets no answer marks the publisher as not answering after PUBLISH_STALL_MS.
+      void publisher.ping().catch(() => undefined);
+      await pollUntil('publisher seen as not answering', async () => (publisher.answering ? undefined : true), 5000);
+      const before = publisher.unansweredCommands;
+      const local = heard(one.socket);
+      one.server.emit('news', 'local');
+      expect(await local).toBe('local');
+      // Local-only: nothing more was sent to the frozen Redis.
+      expect(publisher.unansweredCommands).toBe(before);
+    } finally {
+      redis.signal('SIGCONT');
+      for (const socket of sockets) socket.close();
+      for (const server of servers) server.close();
+      await Promise.all(clients.map(closeRedis));
+    }
+  });
+});
