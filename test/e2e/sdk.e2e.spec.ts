@@ -229,14 +229,17 @@ describe('the client SDK against the real service', () => {
     const { alice, bob } = await pair();
     const bobRaw = await raw(bob);
     const { conversation } = await bobRaw.ok('startConversation', { participantId: alice });
-    for (let index = 1; index <= 130; index++) await bobRaw.ok('sendMessage', { conversationId: conversation.conversationId, text: `message ${index}` });
+    let last = '';
+    for (let index = 1; index <= 130; index++) last = (await bobRaw.ok('sendMessage', { conversationId: conversation.conversationId, text: `message ${index}` })).message.messageId;
     const aliceClient = await client(alice);
     await aliceClient.loadConversations();
     expect(aliceClient.conversation(conversation.conversationId)).toMatchObject({ unreadCount: 130, lastMessage: { text: 'message 130' } });
 
     await aliceClient.loadLatest(conversation.conversationId);
     expect(aliceClient.messages(conversation.conversationId)).toHaveLength(130); // the catch-up brought them all
-    const fresh = await client(alice); // a second device: catch-up is over, so it pages
+    // The first device's delivered receipt is stored: a second device has no catch-up, so it pages.
+    await bobRaw.waitFor('messageDelivered', (event) => event.messageId === last);
+    const fresh = await client(alice);
     await fresh.loadLatest(conversation.conversationId);
     expect(fresh.messages(conversation.conversationId)).toHaveLength(50);
     while (fresh.hasOlder(conversation.conversationId)) await fresh.loadOlder(conversation.conversationId);
