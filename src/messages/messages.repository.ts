@@ -25,8 +25,6 @@ const MESSAGE_COLUMNS = {
   readAt: (m: string) => iso(`${m}.read_at`),
 } satisfies Partial<Record<keyof MessageRecord, (alias: string) => string>>;
 
-export const MESSAGE_COLUMN_COUNT = Object.keys(MESSAGE_COLUMNS).length;
-
 export function messageColumns(alias: string): string {
   return Object.values(MESSAGE_COLUMNS)
     .map((column) => column(alias))

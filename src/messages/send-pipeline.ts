@@ -24,7 +24,7 @@ export interface BatchStore {
   isRetryableOneByOne(error: unknown): boolean;
 }
 
-/** What runs once a message is committed, before any later message of its lane: the broadcast. */
+/** What runs once a message is committed, before its conversation's next batch starts: the broadcast. */
 export type AfterCommit = (outcome: InsertOutcome) => void;
 
 interface Pending {
@@ -38,7 +38,7 @@ interface Pending {
 }
 
 /**
- * Group commit for sends (docs/design.md, "The send path"). Up to `concurrency` batches are in
+ * Group commit for sends (docs/design.md, "Storage"). Up to `concurrency` batches are in
  * flight at once, but never two holding the same conversation: every send to a conversation whose
  * batch is in flight waits and joins that conversation's next batch. So a burst of sends to one
  * conversation shares one statement and one commit instead of queueing behind each other's round
