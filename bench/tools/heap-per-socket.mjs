@@ -1,7 +1,7 @@
 // What one idle authenticated socket keeps on the service's heap, by constructor: heap
 // snapshots (through the inspector, after a full GC) before and after N sockets connect.
 //
-//   N=1000 [NODEARGS="--import ./bench/tools/plain-listeners.mjs"] [RELAY=1] node bench/tools/heap-per-socket.mjs
+//   N=1000 [NODEARGS="--import ./bench/tools/no-async-context.mjs"] [RELAY=1] node bench/tools/heap-per-socket.mjs
 import path from 'node:path';
 import pg from 'pg';
 import { io } from 'socket.io-client';
