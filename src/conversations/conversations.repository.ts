@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { ConversationSummary } from '../contract/models.js';
 import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
 import { PrismaService } from '../infrastructure/prisma/prisma.service.js';
-import { decodeMessage, messageColumns } from '../messages/messages.repository.js';
+import { decodeMessage, iso, messageColumns } from '../messages/messages.repository.js';
 
 export interface ConversationRow {
   id: string;
@@ -25,7 +25,7 @@ export interface ActivityCursor {
  */
 export const LIST_FOR_USER = statement(
   'conversation_list_for_user',
-  `SELECT c.id::text, c.user_a, c.user_b, c.created_at, c.updated_at,
+  `SELECT c.id::text, c.user_a, c.user_b, ${iso('c.created_at')}, ${iso('c.updated_at')},
           CASE WHEN c.user_a = $1 THEN c.a_unread ELSE c.b_unread END,
           ${messageColumns('m')}
    FROM (
@@ -44,13 +44,6 @@ export const LIST_FOR_USER = statement(
    LEFT JOIN message m ON m.conversation_id = c.id AND m.seq = c.last_seq
    ORDER BY c.updated_at DESC, c.id DESC`,
 );
-
-/** A row of the list: the summary, and its activity key for the next cursor. */
-export interface SummaryRow {
-  summary: ConversationSummary;
-  updatedAt: Date;
-  id: string;
-}
 
 @Injectable()
 export class ConversationsRepository {
@@ -85,20 +78,14 @@ export class ConversationsRepository {
     return again[0];
   }
 
-  async listForUser(userId: string, after: ActivityCursor | undefined, limit: number): Promise<SummaryRow[]> {
+  async listForUser(userId: string, after: ActivityCursor | undefined, limit: number): Promise<ConversationSummary[]> {
     const rows = await this.sql.rows(LIST_FOR_USER, listParameters(userId, after, limit));
     return rows.map((row) => {
-      const [id, userA, userB, createdAt, updatedAt, unreadCount] = row as [string, string, string, Date, Date, number];
-      const summary: ConversationSummary = {
-        conversationId: id,
-        participantIds: [userA, userB],
-        createdAt: createdAt.toISOString(),
-        unreadCount,
-        updatedAt: updatedAt.toISOString(),
-      };
+      const [conversationId, userA, userB, createdAt, updatedAt, unreadCount] = row as [string, string, string, string, string, number];
+      const summary: ConversationSummary = { conversationId, participantIds: [userA, userB], createdAt, unreadCount, updatedAt };
       const lastMessage = decodeMessage(row, 6);
       if (lastMessage) summary.lastMessage = lastMessage;
-      return { summary, updatedAt, id };
+      return summary;
     });
   }
 }

@@ -80,8 +80,8 @@ export class ConversationsService {
     const rows = await this.reads.query(() => this.repository.listForUser(actor.userId, after, limit + 1));
     const last = rows.length > limit ? rows[limit - 1] : undefined;
     return {
-      items: rows.slice(0, limit).map((row) => row.summary),
-      nextCursor: last ? encodeCursor('c1', [last.updatedAt.toISOString(), last.id]) : undefined,
+      items: rows.slice(0, limit),
+      nextCursor: last ? encodeCursor('c1', [last.updatedAt, last.conversationId]) : undefined,
     };
   }
 }

@@ -1,12 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { Message } from '../contract/models.js';
 import type { Message as MessageRecord } from '../generated/prisma/client.js';
-import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
-import { isUniqueViolation } from '../infrastructure/prisma/unique-violation.js';
+import { HotSql, isUniqueViolation, statement } from '../infrastructure/prisma/hot-sql.js';
 import type { BatchStore, InsertOutcome, NewMessage } from './send-pipeline.js';
 
 /** A timestamptz(3) as the contract's ISO 8601 UTC string, formatted by PostgreSQL (no Date on the way). */
-const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+export const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * The one list of a message's columns, from the table (Prisma's model names them) to the wire:

@@ -1,6 +1,7 @@
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ActivityCursor, SummaryRow } from '../../src/conversations/conversations.repository.js';
+import type { ActivityCursor } from '../../src/conversations/conversations.repository.js';
+import type { ConversationSummary } from '../../src/contract/models.js';
 import { userId } from '../support/factories.js';
 import { createConversation, openDatabase, sendMessage, type TestConversation, type TestDatabase } from '../support/database.js';
 
@@ -69,15 +70,15 @@ describe('ConversationsRepository on PostgreSQL', () => {
 
   describe('listForUser', () => {
     /** Walks every page as the service does: the cursor is the last row's (updated_at, id). */
-    async function walk(user: string, pageSize: number): Promise<SummaryRow[][]> {
-      const pages: SummaryRow[][] = [];
+    async function walk(user: string, pageSize: number): Promise<ConversationSummary[][]> {
+      const pages: ConversationSummary[][] = [];
       let after: ActivityCursor | undefined;
       for (let guard = 0; guard < 100; guard++) {
         const page = await db.conversations.listForUser(user, after, pageSize);
         if (page.length > 0) pages.push(page);
         if (page.length < pageSize) return pages;
         const last = page.at(-1)!;
-        after = { updatedAt: last.updatedAt, conversationId: last.id };
+        after = { updatedAt: new Date(last.updatedAt), conversationId: last.conversationId };
       }
       throw new Error('pagination did not end');
     }
@@ -112,16 +113,16 @@ describe('ConversationsRepository on PostgreSQL', () => {
     it('orders by updated_at desc, then id desc, and includes both sides of the pair', async () => {
       const { me, expected } = await arrange();
       const rows = await db.conversations.listForUser(me, undefined, 100);
-      expect(rows.map((row) => row.id)).toEqual(expected.map((c) => c.id));
-      expect(rows.map((row) => row.updatedAt.getTime())).toEqual(expected.map((c) => c.updated_at.getTime()));
-      for (const row of rows) expect(row.summary.participantIds).toContain(me);
+      expect(rows.map((row) => row.conversationId)).toEqual(expected.map((c) => c.id));
+      expect(rows.map((row) => Date.parse(row.updatedAt))).toEqual(expected.map((c) => c.updated_at.getTime()));
+      for (const row of rows) expect(row.participantIds).toContain(me);
     });
 
     it.each([1, 2, 3, 4, 7, 8])('pages by keyset with page size %i, without duplicates or gaps', async (pageSize) => {
       const { me, expected } = await arrange();
       const pages = await walk(me, pageSize);
       for (const page of pages) expect(page.length).toBeLessThanOrEqual(pageSize);
-      expect(pages.flat().map((row) => row.id)).toEqual(expected.map((c) => c.id));
+      expect(pages.flat().map((row) => row.conversationId)).toEqual(expected.map((c) => c.id));
     });
 
     it('moves a conversation to the top when a message is sent in it', async () => {
@@ -135,7 +136,7 @@ describe('ConversationsRepository on PostgreSQL', () => {
       await sendMessage(db, newest, me);
       await sendMessage(db, oldest, me);
       const rows = await db.conversations.listForUser(me, undefined, 2);
-      expect(rows.map((row) => row.id)).toEqual([oldest.id, newest.id]);
+      expect(rows.map((row) => row.conversationId)).toEqual([oldest.id, newest.id]);
     });
 
     it("counts unread messages from the caller's side and carries the last message", async () => {
@@ -149,7 +150,7 @@ describe('ConversationsRepository on PostgreSQL', () => {
       await sendMessage(db, conversation, me);
       const last = (await sendMessage(db, conversation, me, { text: 'the last word' })).message;
 
-      const summaryOf = async (user: string, id: string) => (await db.conversations.listForUser(user, undefined, 10)).find((row) => row.id === id)!.summary;
+      const summaryOf = async (user: string, id: string) => (await db.conversations.listForUser(user, undefined, 10)).find((row) => row.conversationId === id)!;
       const summary = await summaryOf(me, conversation.id);
       expect(summary.unreadCount).toBe(3);
       expect(summary.lastMessage).toEqual(last);
@@ -161,9 +162,9 @@ describe('ConversationsRepository on PostgreSQL', () => {
       expect(blank.lastMessage).toBeUndefined();
 
       const theirs = await db.conversations.listForUser(other, undefined, 10);
-      expect(theirs.map((row) => row.id)).toEqual([conversation.id]);
-      expect(theirs[0].summary.unreadCount).toBe(2);
-      expect(theirs[0].summary.lastMessage?.messageId).toBe(last.messageId);
+      expect(theirs.map((row) => row.conversationId)).toEqual([conversation.id]);
+      expect(theirs[0].unreadCount).toBe(2);
+      expect(theirs[0].lastMessage?.messageId).toBe(last.messageId);
 
       await db.messages.markRead(conversation.id, me, fromOther[1].messageId);
       expect((await summaryOf(me, conversation.id)).unreadCount).toBe(1);

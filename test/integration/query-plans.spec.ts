@@ -177,7 +177,7 @@ describe('query plans of the hot queries', () => {
 
   it('the conversation list merges both activity indexes, decorating only the page', async () => {
     const [first] = await db.conversations.listForUser(hub, undefined, 21);
-    const cursors = [undefined, { updatedAt: first!.updatedAt, conversationId: first!.id }];
+    const cursors = [undefined, { updatedAt: new Date(first!.updatedAt), conversationId: first!.conversationId }];
     for (const after of cursors) {
       const plan = await planOf(`listForUser, ${after ? 'with' : 'without'} cursor`, () => db.conversations.listForUser(hub, after, 21));
       expectNoSeqScan(plan);

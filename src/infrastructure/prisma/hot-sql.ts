@@ -60,3 +60,8 @@ function refusedStatement(error: unknown): boolean {
 export function statement(name: string, text: string): HotStatement {
   return { name, text: text.replace(/\s+/g, ' ').trim() };
 }
+
+/** True when PostgreSQL refused a statement of HotSql on the named unique index (23505). */
+export function isUniqueViolation(error: unknown, constraint: string): boolean {
+  return error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === constraint;
+}
