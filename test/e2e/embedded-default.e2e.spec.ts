@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/infrastructure/net/free-port.js';
-import { removeBuild } from '../support/processes.js';
+import { pollUntil, removeBuild } from '../support/processes.js';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
 import { TestClient } from '../support/socket-client.js';
 
@@ -21,7 +21,12 @@ describe('the embedded default', () => {
   async function start(port: number, grpcPort: number) {
     running = startServiceProcess({ DATA_DIR: dataDir!, PORT: String(port), GRPC_PORT: String(grpcPort), HOST: '127.0.0.1' });
     const readyMs = await running.waitReady(`http://127.0.0.1:${port}`, 60_000);
-    return { readyMs, links: demoLinks(running.output(), port) };
+    // The links are printed once the service is ready (their tokens are signed then): wait for them.
+    const links = await pollUntil('the demo links', () => {
+      const printed = demoLinks(running!.output(), port);
+      return Object.keys(printed).length === 4 ? printed : undefined;
+    }, 10_000);
+    return { readyMs, links };
   }
 
   it('starts on an embedded PostgreSQL, prints demo links, and keeps the data across restarts', { timeout: 120_000 }, async () => {
