@@ -1,5 +1,6 @@
 import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { jwtVerify } from 'jose';
+import { JOSEError } from 'jose/errors';
 import { AppError } from '../common/app-error.js';
 import { isWellFormed } from '../common/unicode.js';
 
@@ -71,8 +72,11 @@ export class JwtVerifier {
   }
 
   private async verifyOnce(token: string): Promise<VerifiedToken> {
+    // Outside the try: a key that cannot be imported is the service's fault, not the caller's, and
+    // must surface as such instead of refusing every token as UNAUTHENTICATED without a word.
+    const key = await this.key;
     try {
-      const { payload } = await jwtVerify(token, await this.key, {
+      const { payload } = await jwtVerify(token, key, {
         algorithms: this.algorithms,
         clockTolerance: CLOCK_SKEW_SECONDS,
         requiredClaims: ['exp', 'sub'],
@@ -86,9 +90,11 @@ export class JwtVerifier {
         throw unauthenticated();
       }
       return { userId, expiresAt: payload.exp * 1000 };
-    } catch {
-      // Which check failed is not the caller's business (nor a forger's).
-      throw unauthenticated();
+    } catch (error) {
+      // Which check failed is not the caller's business (nor a forger's). Anything but a token
+      // failure (a bug, a WebCrypto fault) is not the caller's fault and goes on as it is.
+      if (error instanceof JOSEError || error instanceof AppError) throw unauthenticated();
+      throw error;
     }
   }
 }

@@ -54,7 +54,9 @@ export class DemoController {
     let body: Buffer;
     try {
       body = await readFile(path.join(DEMO_ASSETS_DIR, file));
-    } catch {
+    } catch (error) {
+      // Only a missing file means "not built"; any other read error is a fault to report as one.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       response.status(503).type('text/plain').send('The demo client is not built: run `npm run build` (or `npm run build:demo`).\n');
       return;
     }

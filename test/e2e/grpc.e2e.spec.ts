@@ -194,7 +194,12 @@ describe('messaging.v1.MessagingService over gRPC', () => {
     it('rejects a zero or negative page size, a bad cursor and a malformed conversation id with INVALID_ARGUMENT', async () => {
       const { alice, conversationId, bobSocket } = await pair();
       await seed(bobSocket, conversationId, 3);
+      // A second conversation, so that a one-item page of alice's list has a cursor to misuse.
+      const carol = userId('carol');
+      app.graph.connect(alice, carol);
+      await createConversation(alice, { participantId: carol });
       const listCursor = (await listConversations(alice, { pageSize: 1 })).nextCursor;
+      expect(listCursor).toBeDefined();
       const forged = (values: unknown[]) => Buffer.from(JSON.stringify(values), 'utf8').toString('base64url');
 
       for (const pageSize of [0, -1, -100]) {
@@ -204,7 +209,7 @@ describe('messaging.v1.MessagingService over gRPC', () => {
         expect(await statusOf(history(alice, { conversationId, paginationCursor })), paginationCursor).toBe(status.INVALID_ARGUMENT);
       }
       // A cursor of another kind (the conversation list's) is not a history cursor.
-      if (listCursor) expect(await statusOf(history(alice, { conversationId, paginationCursor: listCursor }))).toBe(status.INVALID_ARGUMENT);
+      expect(await statusOf(history(alice, { conversationId, paginationCursor: listCursor }))).toBe(status.INVALID_ARGUMENT);
       for (const id of ['not-a-uuid', '1234', `${conversationId}x`, "'; DROP TABLE message; --"]) {
         expect(await statusOf(history(alice, { conversationId: id }))).toBe(status.INVALID_ARGUMENT);
       }

@@ -125,6 +125,7 @@ export async function postgresStop(options: PostgresStopOptions): Promise<void> 
     // clients' retries queue behind each conversation's send order, so refusals slow down (the chaos
     // run's 15 s outage: p50 1.4 s, p99 3.4 s; 5 s outage: p99 ~80 ms; docs/reliability.md).
     expect(refusal.p99).toBeLessThan(5000);
+    expect(unreadyDuring.length).toBeGreaterThan(0);
     expect(unreadyDuring.every((entry) => entry.status === 503)).toBe(true);
     expect(recoveredMs).toBeLessThan(5000);
     // The clients retried until acknowledged, so the rows are exactly the acknowledged messages: one

@@ -57,6 +57,7 @@ export async function redisKill(options: RedisKillOptions): Promise<void> {
     // Sends went on during the outage at the offered rate, promptly, and were stored.
     expect(down.count).toBeGreaterThan(0.8 * (options.outageMs / 1000) * 2 * options.pairs * options.perUserRate);
     expect(down.p99).toBeLessThan(500);
+    expect(duringProbes.length).toBeGreaterThan(0);
     expect(notReady).toBe(duringProbes.length);
     expect(resumedMs).toBeLessThan(5000);
     expect(lost).toBe(0);
