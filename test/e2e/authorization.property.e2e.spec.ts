@@ -8,7 +8,7 @@ import type { HistoryResponse__Output } from '../../src/generated/proto/messagin
 import type { MessagingServiceClient } from '../../src/generated/proto/messaging/v1/MessagingService.js';
 import { userId } from '../support/factories.js';
 import { bearer, call, messagingClient, statusOf } from '../support/grpc-client.js';
-import { settle, TestClient } from '../support/socket-client.js';
+import { TestClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /**
@@ -31,6 +31,8 @@ describe('authorization: non-participants can do nothing with a conversation', (
   let grpc: MessagingServiceClient;
   let db: pg.Client;
   const world: World = { users: [], sockets: new Map(), conversations: [] };
+  /** Everything the service has sent to the world's sockets so far has arrived (TestClient.drained). */
+  const drainAll = () => Promise.all([...world.sockets.values()].map((socket) => socket.drained()));
 
   beforeAll(async () => {
     app = await startTestApp({ RATE_LIMIT_MESSAGES_PER_SECOND: '100000', RATE_LIMIT_READS_PER_SECOND: '100000', RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '1000000' });
@@ -61,7 +63,7 @@ describe('authorization: non-participants can do nothing with a conversation', (
       await socketB.ok('markAsDelivered', { conversationId: conversation.conversationId, lastDeliveredMessageId: messageIds[0] });
       world.conversations.push({ conversationId: conversation.conversationId, participants: [a, b], messageIds });
     }
-    await settle();
+    await drainAll();
   });
 
   afterAll(async () => {
@@ -146,7 +148,7 @@ describe('authorization: non-participants can do nothing with a conversation', (
           const result = await perform(action, target.actor, target.conversationId, messageId, text, clientMessageId);
           expect(result, `${action} by ${target.actor}`).toEqual({ ok: false, error: { code: 'PERMISSION_DENIED', ...(action.startsWith('grpc:') ? {} : { message: expect.any(String) }) } });
 
-          await settle(40);
+          await drainAll();
           expect(await snapshot([...conversationIds, target.conversationId])).toEqual(before);
           const after = receivedCounts();
           for (const [user, count] of heard) {

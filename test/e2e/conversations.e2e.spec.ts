@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userId } from '../support/factories.js';
-import { settle, TestClient } from '../support/socket-client.js';
+import { TestClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 describe('conversations over Socket.IO', () => {
@@ -121,7 +121,7 @@ describe('conversations over Socket.IO', () => {
     const malloryClient = await connect(mallory);
     const { conversation } = await aliceClient.ok('startConversation', { participantId: bob });
     await aliceClient.ok('sendMessage', { conversationId: conversation.conversationId, text: 'private' });
-    await settle();
+    await malloryClient.drained();
     expect(malloryClient.received).toEqual([]);
     expect((await malloryClient.ok('listConversations', {})).conversations).toEqual([]);
   });

@@ -81,7 +81,7 @@ describe('sendMessage', () => {
     const { message } = await a1.ok('sendMessage', { conversationId, text: messageText(), clientMessageId: clientMessageId() });
 
     for (const client of [a2, b1, b2]) expect(await client.waitFor('newMessage')).toEqual([message]);
-    await settle();
+    await ctx.drained();
     for (const client of [a2, b1, b2]) expect(client.received).toEqual([{ event: 'newMessage', payload: message }]);
     expect(a1.received).toEqual([]);
     expect(c1.received).toEqual([]);
@@ -101,7 +101,7 @@ describe('sendMessage', () => {
 
     for (const duplicate of [again, changedText, fromOtherSocket]) expect(duplicate).toEqual(original);
     await b1.waitFor('newMessage');
-    await settle();
+    await ctx.drained();
     expect(b1.events('newMessage')).toEqual([original]);
     expect(a2.events('newMessage')).toEqual([original]);
     expect(a1.events('newMessage')).toEqual([]);
@@ -119,7 +119,7 @@ describe('sendMessage', () => {
     expect(new Set(results.map((result) => result.message.messageId)).size).toBe(1);
     expect(results[0]?.message.seq).toBe(1);
     await b1.waitFor('newMessage');
-    await settle();
+    await ctx.drained();
     expect(b1.events('newMessage')).toHaveLength(1);
     expect(await allMessages(a1, conversationId)).toHaveLength(1);
   });
@@ -157,7 +157,7 @@ describe('sendMessage', () => {
     // §3.3 lets clients dedupe by messageId), never out of order or missing.
     const received = async (client: TestClient, count: number) => {
       await client.waitFor('newMessage', undefined, { count });
-      await settle();
+      await client.drained();
       return uniqueById(client.events('newMessage'));
     };
     expect(await received(a2, total)).toEqual(sent);
@@ -174,7 +174,7 @@ describe('sendMessage', () => {
     for (const text of ['', ' ', '   \t\n  ', '\u00a0\u3000']) {
       expect(await a1.emit('sendMessage', { conversationId, text })).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
     }
-    await settle();
+    await ctx.drained();
     expect(b1.received).toEqual([]);
     expect((await history(a1, conversationId)).messages).toEqual([]);
   });
@@ -198,7 +198,7 @@ describe('sendMessage', () => {
     ]);
     expect(notMine).toEqual(unknown);
 
-    await settle();
+    await ctx.drained();
     expect(a1.received).toEqual([]);
     expect(b1.received).toEqual([]);
     expect((await history(a1, conversationId)).messages).toEqual([]);
@@ -334,7 +334,7 @@ describe('sendMessage when the connection is removed (no Connections cache)', ()
     expect(outcome(await b1.emit('sendMessage', { conversationId, text: messageText() }))).toBe('PERMISSION_DENIED');
     // Reading the history is still a participant's right.
     expect(await allMessages(b1, conversationId)).toEqual([first]);
-    await settle();
+    await ctx.drained();
     expect(b1.events('newMessage')).toEqual([first]);
     expect(a1.events('newMessage')).toEqual([]);
 
@@ -362,7 +362,7 @@ describe('sendMessage rate limit (RATE_LIMIT_MESSAGES_PER_SECOND=2, burst 4)', (
     expect(seqs(accepted)).toEqual(range(1, accepted.length));
     expect(await allMessages(a1, conversationId)).toEqual(accepted);
     await b1.waitFor('newMessage', undefined, { count: accepted.length });
-    await settle();
+    await ctx.drained();
     expect(b1.events('newMessage')).toEqual(accepted);
 
     // The limit is per user: the other participant still has a full bucket.
@@ -407,7 +407,7 @@ describe('delivery and read receipts', () => {
       expect(event).toEqual({ conversationId, messageId: sent[1]!.messageId, deliveredAt: expect.any(String) });
       expect(isIso(event?.deliveredAt)).toBe(true);
     }
-    await settle();
+    await ctx.drained();
     for (const client of [b1, b2]) expect(client.received).toHaveLength(1);
     for (const client of [a1, a2, c1]) expect(client.received).toEqual([]);
 
@@ -427,7 +427,7 @@ describe('delivery and read receipts', () => {
 
     const expected = { conversationId, messageId: sent[1]!.messageId, readAt: expect.any(String), readerId: alice };
     for (const client of [b1, b2, a2]) expect(await client.waitFor('messageRead')).toEqual([expected]);
-    await settle();
+    await ctx.drained();
     for (const client of [b1, b2, a2]) expect(client.events('messageRead')).toHaveLength(1);
     expect(a1.received).toEqual([]);
     expect(c1.received).toEqual([]);
@@ -448,7 +448,7 @@ describe('delivery and read receipts', () => {
     // Read implied delivered: delivering the read ones marks nothing new and tells nobody.
     for (const client of [a1, a2, b1, b2]) client.received.length = 0;
     await a1.ok('markAsDelivered', { conversationId, lastDeliveredMessageId: sent[1]!.messageId });
-    await settle();
+    await ctx.drained();
     for (const client of [a1, a2, b1, b2]) expect(client.received).toEqual([]);
   });
 
@@ -459,7 +459,7 @@ describe('delivery and read receipts', () => {
     const [read] = await b1.waitFor('messageRead');
     expect(read?.messageId).toBe(sent[2]!.messageId);
     await b1.waitFor('messageDelivered');
-    await settle();
+    await ctx.drained();
     const before = (await history(a1, conversationId)).messages;
     for (const client of [a1, a2, b1, b2]) client.received.length = 0;
 
@@ -467,7 +467,7 @@ describe('delivery and read receipts', () => {
       expect(outcome(await a1.emit('markAsDelivered', { conversationId, lastDeliveredMessageId: older.messageId }))).toBe('ok');
       expect(outcome(await a1.emit('markAsRead', { conversationId, lastReadMessageId: older.messageId }))).toBe('ok');
     }
-    await settle();
+    await ctx.drained();
     for (const client of [a1, a2, b1, b2]) expect(client.received).toEqual([]);
     expect((await history(a1, conversationId)).messages).toEqual(before);
   });
@@ -522,7 +522,7 @@ describe('delivery and read receipts', () => {
     expect(outcome(await c1.emit('markAsDelivered', { conversationId, lastDeliveredMessageId: target }))).toBe('PERMISSION_DENIED');
     expect(outcome(await c1.emit('markAsRead', { conversationId, lastReadMessageId: target }))).toBe('PERMISSION_DENIED');
     expect(outcome(await a1.emit('markAsRead', { conversationId: randomUUID(), lastReadMessageId: target }))).toBe('PERMISSION_DENIED');
-    await settle();
+    await ctx.drained();
     for (const client of [b1, b2]) expect(client.received).toEqual([]);
     const [stored] = (await history(a1, conversationId)).messages;
     expect(stored?.deliveredAt).toBeUndefined();

@@ -213,7 +213,7 @@ describe('identity comes from the token only', () => {
     expect(await m1.emit('sendMessage', { conversationId, text: messageText(), senderId: alice, userId: alice })).toMatchObject(denied);
     expect(await m1.emit('getMessageHistory', { conversationId, userId: alice })).toMatchObject(denied);
     expect(await m1.emit('startTyping', { conversationId, userId: alice })).toMatchObject(denied);
-    await settle();
+    await ctx.drained();
     expect(a1.received).toEqual([]);
     expect(b1.received).toEqual([]);
   });

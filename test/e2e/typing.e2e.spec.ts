@@ -31,7 +31,7 @@ describe('typing indicators', () => {
 
     expect(await a1.emit('startTyping', { conversationId })).toEqual({ ok: true, data: {} });
     for (const client of [b1, b2]) expect(await client.waitFor('typing')).toEqual([{ conversationId, userId: alice }]);
-    await settle();
+    await ctx.drained();
     for (const client of [b1, b2]) expect(client.received).toEqual([{ event: 'typing', payload: { conversationId, userId: alice } }]);
     for (const client of [a1, a2, c1]) expect(client.received).toEqual([]);
   });
@@ -41,7 +41,7 @@ describe('typing indicators', () => {
     for (let index = 0; index < 4; index++) await a1.ok('startTyping', { conversationId });
     await a2.ok('startTyping', { conversationId });
     await b1.waitFor('typing');
-    await settle();
+    await ctx.drained();
     for (const client of [b1, b2]) expect(client.events('typing')).toEqual([{ conversationId, userId: alice }]);
     for (const client of [b1, b2]) expect(client.events('typingStopped')).toEqual([]);
   });
@@ -55,7 +55,7 @@ describe('typing indicators', () => {
 
     await a1.ok('startTyping', { conversationId });
     for (const client of [b1, b2]) expect(await client.waitFor('typing', undefined, { count: 2 })).toHaveLength(2);
-    await settle();
+    await ctx.drained();
     for (const client of [b1, b2]) expect(client.received.map((entry) => entry.event)).toEqual(['typing', 'typingStopped', 'typing']);
     for (const client of [a1, a2]) expect(client.received).toEqual([]);
   });
@@ -66,7 +66,7 @@ describe('typing indicators', () => {
     await b1.ok('startTyping', { conversationId });
     for (const client of [b1, b2]) expect(await client.waitFor('typing')).toEqual([{ conversationId, userId: alice }]);
     for (const client of [a1, a2]) expect(await client.waitFor('typing')).toEqual([{ conversationId, userId: bob }]);
-    await settle();
+    await ctx.drained();
     for (const client of [a1, a2, b1, b2]) expect(client.received).toHaveLength(1);
   });
 
@@ -82,7 +82,7 @@ describe('typing indicators', () => {
     // Not typing any more: the next message clears nothing.
     await a1.ok('sendMessage', { conversationId, text: messageText() });
     await b1.waitFor('newMessage', undefined, { count: 2 });
-    await settle();
+    await ctx.drained();
     for (const client of [b1, b2]) expect(client.events('typingStopped')).toHaveLength(1);
   });
 
@@ -114,7 +114,7 @@ describe('typing indicators', () => {
 
     await a1.ok('stopTyping', { conversationId });
     await b1.waitFor('typingStopped');
-    await settle();
+    await ctx.drained();
     expect(c1.events('typingStopped')).toEqual([]);
 
     a1.close();
@@ -136,7 +136,7 @@ describe('typing indicators', () => {
       expect(outcome(await m1.emit(event, { conversationId: randomUUID() }))).toBe('PERMISSION_DENIED');
       expect(outcome(await a1.emit(event, { conversationId: randomUUID() }))).toBe('PERMISSION_DENIED');
     }
-    await settle();
+    await ctx.drained();
     for (const client of [a1, a2, b1, b2, m1]) expect(client.received).toEqual([]);
   });
 
@@ -150,7 +150,7 @@ describe('typing indicators', () => {
         });
       }
     }
-    await settle();
+    await ctx.drained();
     expect(b1.received).toEqual([]);
     expect(a1.socket.connected).toBe(true);
     expect(outcome(await a1.emit('startTyping', { conversationId, extra: true }))).toBe('ok');

@@ -87,6 +87,20 @@ export class TestClient {
     });
   }
 
+  /**
+   * Resolves once every event the service wrote to this socket before now has arrived: a round trip
+   * (a payload that validation refuses, so nothing changes and no limit is spent) is answered after
+   * everything already written to the socket, and a socket's packets arrive in order. The service
+   * broadcasts before it acknowledges, so after an awaited ack this proves what did not arrive. It
+   * holds for what this socket's own instance emits; what crosses instances through Redis needs a
+   * sentinel event instead.
+   */
+  async drained(): Promise<void> {
+    if (!this.socket.connected) return;
+    const answer = await this.emit('markAsRead', {});
+    if (answer.ok || answer.error.code !== 'INVALID_ARGUMENT') throw new Error(`drain round trip answered ${JSON.stringify(answer)}`);
+  }
+
   close(): void {
     this.socket.close();
   }

@@ -12,6 +12,8 @@ export interface AppFixture {
   connect(user: string, token?: string): Promise<TestClient>;
   /** Two new connected users and the conversation alice started from her socket `a1`. */
   pair(): Promise<{ alice: string; bob: string; a1: TestClient; conversationId: string }>;
+  /** Every event already sent to any connected socket of the fixture has arrived (TestClient.drained). */
+  drained(): Promise<void>;
 }
 
 /** One app per describe block, started before its tests; its sockets are closed before it stops. */
@@ -46,6 +48,9 @@ export function useApp(env: Record<string, string> = {}): AppFixture {
       const a1 = await fixture.connect(alice);
       const { conversation } = await a1.ok('startConversation', { participantId: bob });
       return { alice, bob, a1, conversationId: conversation.conversationId };
+    },
+    async drained() {
+      await Promise.all(clients.map((client) => client.drained()));
     },
   };
   return fixture;
