@@ -114,6 +114,6 @@ describe('ConversationsService', () => {
     } while (cursor);
     expect(seen).toEqual(others.slice().reverse());
     expect(pages).toBe(3);
-    expect(await codeOf(service.list({ userId: 'alice' }, { cursor: 'forged' }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(service.list({ userId: 'alice' }, { cursor: 'forged', pageSize: undefined }))).toBe('INVALID_ARGUMENT');
   });
 });
