@@ -66,7 +66,7 @@ export class RelaySession {
   async oldest(limit: number): Promise<OutboxEvent[]> {
     const result = await this.client.query<[string, string, string, string, string]>({
       name: 'outbox_oldest',
-      text: 'SELECT position::text, id::text, conversation_id::text, subject, payload::text FROM outbox_event ORDER BY position LIMIT $1',
+      text: 'SELECT position::text, id::text, conversation_id::text, subject, payload::text FROM outbox_event ORDER BY outbox_event.position LIMIT $1',
       values: [limit],
       rowMode: 'array',
     });
