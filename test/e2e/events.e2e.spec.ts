@@ -1,8 +1,7 @@
-import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUBLISHED_EVENTS, type PublishedSubject } from '../../src/contract/events.js';
 import { clientMessageId, messageText, userId } from '../support/factories.js';
-import { connectNats, deleteConsumer, eventsOf, NATS_URL, publishConnectionRemoved, recordMessagingEvents, type PublishedEvent } from '../support/nats.js';
+import { deleteConsumer, eventsOf, NATS_URL, publishConnectionRemoved, type PublishedEvent, useNatsRecorder } from '../support/nats.js';
 import { TestClient } from '../support/socket-client.js';
 import { startCluster, type TestCluster } from '../support/test-app.js';
 import { useApp } from '../support/use-app.js';
@@ -11,16 +10,7 @@ import { useApp } from '../support/use-app.js';
  * CONTRACT §8 over the real NATS JetStream: the events a conversation's changes publish, their
  * shapes (the zod schemas of src/contract/events.ts, strict), their order and their absence.
  */
-let nc: NatsConnection;
-let recorder: Awaited<ReturnType<typeof recordMessagingEvents>>;
-beforeAll(async () => {
-  nc = await connectNats();
-  recorder = await recordMessagingEvents(nc);
-});
-afterAll(async () => {
-  await recorder?.stop();
-  await nc?.close();
-});
+const nats = useNatsRecorder();
 
 function expectShape(event: PublishedEvent): void {
   const schema = PUBLISHED_EVENTS[event.subject as PublishedSubject];
@@ -32,7 +22,7 @@ function expectShape(event: PublishedEvent): void {
 
 describe('platform events (EVENT_BUS_URL set)', () => {
   const fixture = useApp({ EVENT_BUS_URL: NATS_URL, EVENT_BUS_CONSUMER: `messaging-e2e-${process.pid}`, RATE_LIMIT_MESSAGES_PER_SECOND: '100' });
-  afterAll(() => deleteConsumer(nc, `messaging-e2e-${process.pid}`));
+  afterAll(() => deleteConsumer(nats.nc, `messaging-e2e-${process.pid}`));
 
   it('publishes conversation.started, message.sent, message.delivered and message.read with the contract shapes, in commit order', async () => {
     const { alice, bob, a1, conversationId } = await fixture.pair();
@@ -42,7 +32,7 @@ describe('platform events (EVENT_BUS_URL set)', () => {
     await b1.ok('markAsDelivered', { conversationId, lastDeliveredMessageId: first.messageId });
     await b1.ok('markAsRead', { conversationId, lastReadMessageId: second.messageId });
 
-    const events = await eventsOf(recorder, conversationId, 5);
+    const events = await eventsOf(nats.recorder, conversationId, 5);
     for (const event of events) expectShape(event);
     expect(events.map((event) => event.subject)).toEqual([
       'messaging.v1.conversation.started',
@@ -51,7 +41,7 @@ describe('platform events (EVENT_BUS_URL set)', () => {
       'messaging.v1.message.delivered',
       'messaging.v1.message.read',
     ]);
-    const [started, sent1, sent2, delivered, read] = events.map((event) => event.payload) as Array<Record<string, any>>;
+    const [started, sent1, sent2, delivered, read] = events.map((event) => event.payload);
     expect(started!.conversation).toMatchObject({ conversationId, participantIds: [alice, bob].sort((x, y) => (x < y ? -1 : 1)) });
     expect(sent1).toMatchObject({ message: first, recipientId: bob, occurredAt: first.timestamp });
     expect(sent2).toMatchObject({ message: second, recipientId: bob });
@@ -75,9 +65,9 @@ describe('platform events (EVENT_BUS_URL set)', () => {
     await b1.ok('markAsDelivered', { conversationId, lastDeliveredMessageId: message.messageId });
     // A marker after everything above: once it is out, everything before it is too (commit order).
     const { message: marker } = await a1.ok('sendMessage', { conversationId, text: 'marker' });
-    const events = await eventsOf(recorder, conversationId, 4);
+    const events = await eventsOf(nats.recorder, conversationId, 4);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(recorder.of(conversationId).map((event) => event.subject)).toEqual([
+    expect(nats.recorder.of(conversationId).map((event) => event.subject)).toEqual([
       'messaging.v1.conversation.started',
       'messaging.v1.message.sent',
       'messaging.v1.message.read',
@@ -93,9 +83,9 @@ describe('platform events (EVENT_BUS_URL set)', () => {
     const stranger = userId('stranger');
     expect((await a1.emit('startConversation', { participantId: stranger })).ok).toBe(false);
     await a1.ok('sendMessage', { conversationId, text: 'marker' });
-    await eventsOf(recorder, conversationId, 2);
-    expect(recorder.of(conversationId).map((event) => event.subject)).toEqual(['messaging.v1.conversation.started', 'messaging.v1.message.sent']);
-    expect(recorder.events.filter((event) => JSON.stringify(event.payload).includes(stranger))).toEqual([]);
+    await eventsOf(nats.recorder, conversationId, 2);
+    expect(nats.recorder.of(conversationId).map((event) => event.subject)).toEqual(['messaging.v1.conversation.started', 'messaging.v1.message.sent']);
+    expect(nats.recorder.events.filter((event) => JSON.stringify(event.payload).includes(stranger))).toEqual([]);
     void alice;
   });
 
@@ -105,7 +95,7 @@ describe('platform events (EVENT_BUS_URL set)', () => {
     const sends = await Promise.all(
       Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a1 : b1).ok('sendMessage', { conversationId, text: `m${i}` })),
     );
-    const events = await eventsOf(recorder, conversationId, 51);
+    const events = await eventsOf(nats.recorder, conversationId, 51);
     const sent = events.filter((event) => event.subject === 'messaging.v1.message.sent').map((event) => event.payload.message as { seq: number; messageId: string });
     expect(sent.map((message) => message.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(new Set(sent.map((message) => message.messageId))).toEqual(new Set(sends.map((send) => send.message.messageId)));
@@ -129,7 +119,7 @@ describe('connection removed (connections.v1.connection.removed)', () => {
   afterAll(async () => {
     for (const client of clients) client.close();
     await cluster?.close();
-    await deleteConsumer(nc, consumer);
+    await deleteConsumer(nats.nc, consumer);
   });
 
   it('refuses the pair on both instances within 1 s, whatever their caches held, until Connections says connected again', async () => {
@@ -147,7 +137,7 @@ describe('connection removed (connections.v1.connection.removed)', () => {
 
     c.graph.disconnect(alice, bob);
     const published = Date.now();
-    await publishConnectionRemoved(nc, bob, alice);
+    await publishConnectionRemoved(nats.nc, bob, alice);
     const refusedAt: number[] = [];
     for (const client of [onFirst, onSecond]) {
       for (;;) {

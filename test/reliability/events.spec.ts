@@ -1,6 +1,5 @@
-import type { NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signUserToken } from '../../src/auth/jwt-signer.js';
 import { ConnectionsGraph } from '../../src/infrastructure/embedded/connections-graph.js';
 import { startConnectionsServer } from '../../src/infrastructure/embedded/connections-server.js';
@@ -8,7 +7,7 @@ import { testCleanup, type TestCleanup } from '../support/cleanup.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { distribution, report, sample, scrape, sleep } from '../support/figures.js';
 import { messageText, userId } from '../support/factories.js';
-import { connectNats, eventsOf, NATS_PORT, recordMessagingEvents } from '../support/nats.js';
+import { eventsOf, NATS_PORT, useNatsRecorder } from '../support/nats.js';
 import { pollUntil } from '../support/processes.js';
 import { spawnService, type ReadyService } from '../support/service-process.js';
 import { createScratchDatabase } from '../support/services.js';
@@ -22,16 +21,7 @@ const SECRET = 'events-reliability-secret-long-enough-for-hs256';
  * the process is killed between commit and publication, nor when NATS is unreachable for 10 s, and
  * the API keeps acknowledging meanwhile.
  */
-let nc: NatsConnection;
-let recorder: Awaited<ReturnType<typeof recordMessagingEvents>>;
-beforeAll(async () => {
-  nc = await connectNats();
-  recorder = await recordMessagingEvents(nc);
-});
-afterAll(async () => {
-  await recorder?.stop();
-  await nc?.close();
-});
+const nats = useNatsRecorder();
 
 async function setUp(cleanup: TestCleanup) {
   const database = await createScratchDatabase('events_rel');
@@ -79,7 +69,7 @@ async function conversationOn(service: ReadyService, graph: ConnectionsGraph, cl
 
 /** Every message.sent of the conversation once (JetStream dropped re-publications by Nats-Msg-Id), in seq order. */
 function expectAllInOrder(conversationId: string, sentIds: string[]): void {
-  const events = recorder.of(conversationId);
+  const events = nats.recorder.of(conversationId);
   const ids = events.map((event) => event.payload.eventId as string);
   expect(new Set(ids).size).toBe(ids.length);
   expect(events[0]!.subject).toBe('messaging.v1.conversation.started');
@@ -94,7 +84,7 @@ describe('platform events under faults', () => {
     const { graph, proxy, start, outboxSize } = await setUp(cleanup);
     const first = await start();
     const { socket, conversationId } = await conversationOn(first, graph, cleanup);
-    await eventsOf(recorder, conversationId, 1);
+    await eventsOf(nats.recorder, conversationId, 1);
     // NATS unreachable: what is committed now stays in the outbox.
     await proxy.down();
     const sentIds: string[] = [];
@@ -106,7 +96,7 @@ describe('platform events under faults', () => {
     await proxy.up();
     const restartedAt = Date.now();
     await start();
-    await eventsOf(recorder, conversationId, 21, 20_000);
+    await eventsOf(nats.recorder, conversationId, 21, 20_000);
     const afterStartMs = Date.now() - restartedAt;
     expectAllInOrder(conversationId, sentIds);
     await pollUntil('an empty outbox', async () => ((await outboxSize()) === 0 ? true : undefined));
@@ -118,7 +108,7 @@ describe('platform events under faults', () => {
     const { graph, proxy, start } = await setUp(cleanup);
     const service = await start();
     const { socket, conversationId } = await conversationOn(service, graph, cleanup);
-    await eventsOf(recorder, conversationId, 1);
+    await eventsOf(nats.recorder, conversationId, 1);
     const sentIds: string[] = [];
     const ackMs: number[] = [];
     const downAckMs: number[] = [];
@@ -133,12 +123,11 @@ describe('platform events under faults', () => {
     await proxy.down();
     down = true;
     const downUntil = Date.now() + 10_000;
-    let maxBacklog = 0;
     while (Date.now() < downUntil) {
       await send();
       await sleep(50);
     }
-    maxBacklog = sample(await scrape(service.httpUrl), 'messaging_outbox_backlog') ?? 0;
+    const maxBacklog = sample(await scrape(service.httpUrl), 'messaging_outbox_backlog') ?? 0;
     const oldestAge = sample(await scrape(service.httpUrl), 'messaging_outbox_oldest_event_age_seconds') ?? 0;
     expect(maxBacklog).toBeGreaterThan(100);
     expect(oldestAge).toBeGreaterThan(8);
@@ -146,7 +135,7 @@ describe('platform events under faults', () => {
     await proxy.up();
     const backAt = Date.now();
     for (let i = 0; i < 20; i++) await send();
-    await eventsOf(recorder, conversationId, 1 + sentIds.length, 10_000);
+    await eventsOf(nats.recorder, conversationId, 1 + sentIds.length, 10_000);
     const drainedMs = Date.now() - backAt;
     expectAllInOrder(conversationId, sentIds);
     const up = distribution(ackMs);

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { MESSAGING_STREAM, CONNECTIONS_STREAM, CONNECTION_REMOVED_SUBJECT } from '../../src/contract/events.js';
@@ -14,7 +15,7 @@ export async function connectNats(): Promise<NatsConnection> {
   try {
     return await connect({ servers: NATS_URL, timeout: 2000, maxReconnectAttempts: 10 });
   } catch (error) {
-    throw new Error(`NATS with JetStream is not reachable at ${NATS_URL} (${(error as Error).message}); ${START_HINT}`);
+    throw new Error(`NATS with JetStream is not reachable at ${NATS_URL} (${(error as Error).message}); ${START_HINT}`, { cause: error });
   }
 }
 
@@ -82,4 +83,30 @@ export async function deleteConsumer(nc: NatsConnection, name: string): Promise<
 
 async function ensureStream(manager: Awaited<ReturnType<typeof jetstreamManager>>, stream: { name: string; subjects: string }): Promise<void> {
   await manager.streams.info(stream.name).catch(() => manager.streams.add({ name: stream.name, subjects: [stream.subjects] }));
+}
+
+export type EventRecorder = Awaited<ReturnType<typeof recordMessagingEvents>>;
+
+/** A NATS connection and a recorder of the stream MESSAGING for the file's tests (opened before them, closed after). */
+export function useNatsRecorder(): { readonly nc: NatsConnection; readonly recorder: EventRecorder } {
+  let nc: NatsConnection | undefined;
+  let recorder: EventRecorder | undefined;
+  beforeAll(async () => {
+    nc = await connectNats();
+    recorder = await recordMessagingEvents(nc);
+  });
+  afterAll(async () => {
+    await recorder?.stop();
+    await nc?.close();
+  });
+  return {
+    get nc() {
+      if (!nc) throw new Error('NATS is not connected');
+      return nc;
+    },
+    get recorder() {
+      if (!recorder) throw new Error('NATS is not connected');
+      return recorder;
+    },
+  };
 }
