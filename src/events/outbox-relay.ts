@@ -85,6 +85,7 @@ export class OutboxRelay {
     if (!this.session) this.session = await this.outbox.openRelaySession();
     if (!this.leading) {
       this.leading = await this.session.tryLead();
+      this.metrics.outboxRelayLeader.set(this.leading ? 1 : 0);
       if (!this.leading) return FOLLOWER_POLL_MS;
       this.logger.info('outbox relay: this instance publishes the platform events');
     }
@@ -126,6 +127,7 @@ export class OutboxRelay {
   private async dropSession(): Promise<void> {
     if (this.leading) this.logger.warn('outbox relay: lost the relay session; another instance (or this one, reconnected) takes over');
     this.leading = false;
+    this.metrics.outboxRelayLeader.set(0);
     const session = this.session;
     this.session = undefined;
     await session?.close();

@@ -154,3 +154,38 @@ describe('platform events under faults', () => {
     });
   });
 });
+
+describe('the outbox relay on two instances', () => {
+  it('publishes each event once from the one leader, and goes on from the other instance within seconds when the leader is killed', async () => {
+    const cleanup = testCleanup();
+    const { graph, start, outboxSize } = await setUp(cleanup);
+    const instances = [await start(), await start()];
+    const leaderOf = async () => {
+      const flags = await Promise.all(instances.map(async (instance) => sample(await scrape(instance.httpUrl), 'messaging_outbox_relay_leader')));
+      return flags.filter((flag) => flag === 1).length === 1 ? flags.indexOf(1) : undefined;
+    };
+    const leader = await pollUntil('one relay leader', leaderOf);
+    const survivor = 1 - leader;
+    const { socket, conversationId } = await conversationOn(instances[survivor]!, graph, cleanup);
+    const sentIds: string[] = [];
+    for (let i = 0; i < 30; i++) sentIds.push((await socket.ok('sendMessage', { conversationId, text: messageText() })).message.messageId);
+    await eventsOf(nats.recorder, conversationId, 31);
+    // Normal operation: the leader published everything, the other instance nothing.
+    const published = async (instance: ReadyService) => {
+      const text = await scrape(instance.httpUrl);
+      return ['conversation.started', 'message.sent'].reduce((sum, subject) => sum + (sample(text, 'messaging_events_published_total', { subject: `messaging.v1.${subject}` }) ?? 0), 0);
+    };
+    expect(await published(instances[survivor]!)).toBe(0);
+    expect(await published(instances[leader]!)).toBeGreaterThanOrEqual(31);
+
+    instances[leader]!.kill('SIGKILL');
+    const killedAt = Date.now();
+    for (let i = 0; i < 30; i++) sentIds.push((await socket.ok('sendMessage', { conversationId, text: messageText() })).message.messageId);
+    await eventsOf(nats.recorder, conversationId, 61, 10_000);
+    const takeoverMs = Date.now() - killedAt;
+    expectAllInOrder(conversationId, sentIds);
+    expect(await outboxSize()).toBe(0);
+    expect(sample(await scrape(instances[survivor]!.httpUrl), 'messaging_outbox_relay_leader')).toBe(1);
+    report('events: relay leader killed', { eventsAfterKillPublishedWithinMs: takeoverMs });
+  });
+});

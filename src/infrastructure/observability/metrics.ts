@@ -97,6 +97,11 @@ export class Metrics {
       if (reading) this.outboxOldestAge.set(reading.oldestAgeSeconds);
     },
   });
+  readonly outboxRelayLeader = new Gauge({
+    name: 'messaging_outbox_relay_leader',
+    help: 'Whether this instance holds the outbox relay lock and publishes the platform events (1) or stands by (0)',
+    registers: [this.registry],
+  });
   readonly eventsPublished = new Counter({
     name: 'messaging_events_published_total',
     help: 'Platform events published to NATS JetStream by this instance, by subject',
