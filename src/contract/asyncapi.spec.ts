@@ -24,5 +24,6 @@ describe('docs/asyncapi.json', () => {
     for (const event of ['startConversation', 'sendMessage', 'markAsDelivered', 'markAsRead', 'startTyping', 'stopTyping', 'listConversations', 'getMessageHistory', 'newMessage', 'messageDelivered', 'messageRead', 'typing', 'typingStopped']) {
       expect(operations).toContain(event);
     }
-  });
+    // The parser loads its AsyncAPI and JSON Schema rule sets on first use: seconds on a busy machine.
+  }, 30_000);
 });
