@@ -5,7 +5,8 @@
 // Options: --quick            scaled-down run (< 2 minutes)
 //          --no-build         use the existing dist/ instead of `npm run build`
 //          --only=a,b         run only these scenarios: relay, lowrate, latency, throughput,
-//                             sweep, history, sockets, redis
+//                             sweep, history, sockets, redis, events
+//          --events-rounds=N  rounds of the events scenario (default 3 full, 2 quick)
 //          --generators=N     load-generator processes (default 3)
 //          --profile          CPU-profile the single-instance service during the
 //                             closed-loop steps (bench/results/profiles/)
@@ -36,6 +37,7 @@ const wants = (scenario) => !ONLY || ONLY.includes(scenario);
 
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
+const NATS_URL = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 const LOAD_DB = process.env.BENCH_LOAD_DATABASE ?? 'messaging_bench';
 const HISTORY_DB = process.env.BENCH_HISTORY_DATABASE ?? 'messaging_bench_history';
 const JWT_SECRET = `bench-${randomBytes(24).toString('hex')}`;
@@ -59,6 +61,7 @@ const PLAN = QUICK
       history: { concurrency: 16, pageSize: 50, warmupMs: 1000, durationMs: 2500 },
       sockets: { count: 2000, generators: 2 },
       redis: { pairs: 100, inflight: 4, warmupMs: 2000, durationMs: 3000 },
+      events: { pairs: 100, inflight: 4, warmupMs: 1000, durationMs: 3000, rounds: Number(option('events-rounds') ?? 2) },
     }
   : {
       mode: 'full',
@@ -83,6 +86,7 @@ const PLAN = QUICK
       history: { concurrency: 16, pageSize: 50, warmupMs: 2000, durationMs: 10_000 },
       sockets: { count: 50_000, generators: 5 },
       redis: { pairs: 200, inflight: 4, warmupMs: 3000, durationMs: 10_000 },
+      events: { pairs: 100, inflight: 4, warmupMs: 2000, durationMs: 8000, rounds: Number(option('events-rounds') ?? 3) },
     };
 
 const started = performance.now();
@@ -106,6 +110,10 @@ async function main() {
     graph.connect(...pairUsers('r1-', i));
     graph.connect(...pairUsers('r2-', i));
   }
+  for (let i = 0; i < PLAN.events.pairs; i++) {
+    graph.connect(...pairUsers('e0-', i));
+    graph.connect(...pairUsers('e1-', i));
+  }
   const connections = await startConnectionsServer(graph);
   cleanups.push(() => connections.stop());
   log(`Connections server on ${connections.url}`);
@@ -123,6 +131,7 @@ async function main() {
   if (wants('history')) await runHistory({ ...baseEnv });
   if (wants('sockets')) await runSockets(baseEnv);
   if (wants('redis')) await runRedis(baseEnv);
+  if (wants('events')) await runEvents(baseEnv);
 
   results.summary = summary();
   results.meta.interference = interference();
@@ -570,6 +579,90 @@ async function runRedis(baseEnv) {
   results.redis = { oneInstance: single, twoInstances: split };
   await one.stop();
   await two.stop();
+}
+
+/**
+ * Platform events (issue #15): the same closed loop on two instances of one database, one without
+ * EVENT_BUS_URL (no outbox work) and one with it (outbox rows in the send statement, the relay
+ * publishing to NATS in the same process), measured alternately, round after round, so that the
+ * load of a shared machine falls on both alike. Reports the median of each and their ratio.
+ */
+async function runEvents(baseEnv) {
+  log(`platform events on vs off (${PLAN.events.rounds} interleaved rounds, NATS ${NATS_URL})`);
+  const off = await startService({ name: 'events-off', env: baseEnv });
+  const on = await startService({ name: 'events-on', env: { ...baseEnv, EVENT_BUS_URL: NATS_URL, EVENT_BUS_CONSUMER: 'messaging-bench' } });
+  cleanups.push(() => off.stop(), () => on.stop());
+  await connectPairs('e0', PLAN.events.pairs, 'e0-', 'service', off.url);
+  await connectPairs('e1', PLAN.events.pairs, 'e1-', 'service', on.url);
+  const spec = { pairs: PLAN.events.pairs, inflight: PLAN.events.inflight, warmupMs: PLAN.events.warmupMs, durationMs: PLAN.events.durationMs };
+  // Warm both (JIT, prepared statements, the relay's first publications).
+  await closedLoop('e0', { ...spec, durationMs: PLAN.warmupMs }, { service: off.pid, generators: pool.pids() }, false);
+  await closedLoop('e1', { ...spec, durationMs: PLAN.warmupMs }, { service: on.pid, generators: pool.pids() }, false);
+  // The NATS server shares the machine's cores in this bench: its CPU is measured on its own
+  // (not counted as outside load) and reported per message beside the service's and PostgreSQL's.
+  const natsPid = natsServerPid();
+  const rounds = [];
+  for (let index = 0; index < PLAN.events.rounds; index++) {
+    const order = index % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
+    const entry = {};
+    for (const which of order) {
+      const service = which === 'on' ? on : off;
+      const pids = { service: service.pid, generators: pool.pids(), ...(natsPid ? { nats: natsPid } : {}) };
+      const run = await closedLoop(which === 'on' ? 'e1' : 'e0', spec, pids);
+      run.postgresCpuMicrosPerMessage = perMessage(run.cpu.postgresCores, run);
+      run.natsCpuMicrosPerMessage = perMessage(run.cpu.natsCores, run);
+      if (which === 'on') {
+        const metrics = await service.metrics();
+        run.outboxBacklogAfter = metrics.messaging_outbox_backlog ?? null;
+        run.outboxOldestAgeSecondsAfter = metrics.messaging_outbox_oldest_event_age_seconds ?? null;
+      }
+      describeRun(`round ${index + 1} events ${which}`, run);
+      log(`    cpu µs/message: service ${run.serverCpuMicrosPerMessage}, postgres ${run.postgresCpuMicrosPerMessage}, nats ${run.natsCpuMicrosPerMessage}${which === 'on' ? `; outbox backlog after ${run.outboxBacklogAfter}` : ''}`);
+      entry[which] = run;
+    }
+    rounds.push(entry);
+  }
+  // The relay drains what the last round left.
+  const drainStart = performance.now();
+  while (((await on.metrics()).messaging_outbox_backlog ?? 0) > 0 && performance.now() - drainStart < 30_000) await sleep(100);
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const offMedian = median(rounds.map((r) => r.off.msgPerSec));
+  const onMedian = median(rounds.map((r) => r.on.msgPerSec));
+  results.events = {
+    spec,
+    rounds,
+    offMsgPerSec: offMedian,
+    onMsgPerSec: onMedian,
+    ratio: round(onMedian / offMedian, 3),
+    perRoundRatios: rounds.map((r) => round(r.on.msgPerSec / r.off.msgPerSec, 3)),
+    cpuMicrosPerMessage: Object.fromEntries(
+      ['off', 'on'].map((which) => [
+        which,
+        {
+          service: median(rounds.map((r) => r[which].serverCpuMicrosPerMessage ?? 0)),
+          postgres: median(rounds.map((r) => r[which].postgresCpuMicrosPerMessage ?? 0)),
+          nats: median(rounds.map((r) => r[which].natsCpuMicrosPerMessage ?? 0)),
+        },
+      ]),
+    ),
+    drainedAfterMs: Math.round(performance.now() - drainStart),
+  };
+  log(`  events on/off: ${onMedian} / ${offMedian} msg/s = ${results.events.ratio} (per round: ${results.events.perRoundRatios.join(', ')})`);
+  log(`  cpu µs/message (medians): ${JSON.stringify(results.events.cpuMicrosPerMessage)}`);
+  await closeSet('e0');
+  await closeSet('e1');
+  await off.stop();
+  await on.stop();
+}
+
+/** The local nats-server's pid, when one runs (the bench measures its CPU). */
+function natsServerPid() {
+  try {
+    const pid = Number(execFileSync('pgrep', ['-x', '-o', 'nats-server'], { encoding: 'utf8' }).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import { AuthModule } from './auth/auth.module.js';
 import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/config.js';
 import { ConnectionsModule } from './connections/connections.module.js';
+import { EventsModule } from './events/events.module.js';
 import { GrpcTransportModule } from './grpc/grpc.module.js';
 import { HttpModule } from './http/http.module.js';
 import { LifecycleModule } from './infrastructure/lifecycle/lifecycle.module.js';
@@ -30,6 +31,7 @@ export class AppModule {
         RedisModule.forRoot(config.redisUrl),
         AuthModule,
         ConnectionsModule.forRoot(config.connectionsGrpcUrl),
+        EventsModule,
         RealtimeModule,
         WebsocketModule,
         GrpcTransportModule,

@@ -48,6 +48,12 @@ export const environmentSchema = z.object({
   SOCKET_PING_TIMEOUT_MS: positiveInt.min(100).max(300_000).default(20_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEMO_UI: z.enum(['true', 'false']).optional(),
+  EVENT_BUS_URL: url(['nats:', 'tls:']).optional(),
+  // A JetStream consumer name: no whitespace, dots, '*', '>' or path separators.
+  EVENT_BUS_CONSUMER: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1 to 64 letters, digits, '-' or '_' (a JetStream durable consumer name)")
+    .default('messaging'),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

@@ -37,6 +37,13 @@ describe('loadConfig', () => {
     });
     expect(config.databaseUrl).toBeUndefined();
     expect(config.jwt.secret).toBeUndefined();
+    expect(config.eventBusUrl).toBeUndefined();
+    expect(config.eventBusConsumer).toBe('messaging');
+  });
+
+  it('reads the event bus settings (CONTRACT §8)', () => {
+    const config = loadConfig({ EVENT_BUS_URL: 'nats://127.0.0.1:4222', EVENT_BUS_CONSUMER: 'messaging-blue_2' });
+    expect(config).toMatchObject({ eventBusUrl: 'nats://127.0.0.1:4222', eventBusConsumer: 'messaging-blue_2' });
   });
 
   it.each([
@@ -60,6 +67,10 @@ describe('loadConfig', () => {
     ['SOCKET_PING_TIMEOUT_MS', 'soon'],
     ['LOG_LEVEL', 'loud'],
     ['NODE_ENV', 'staging'],
+    ['EVENT_BUS_URL', 'http://nats:4222'],
+    ['EVENT_BUS_URL', 'nats host'],
+    ['EVENT_BUS_CONSUMER', 'has.dots'],
+    ['EVENT_BUS_CONSUMER', 'x'.repeat(65)],
   ])('stops on a bad %s (%s) and names it', (variable, value) => {
     const problems = problemsOf({ [variable]: value });
     expect(problems.length).toBeGreaterThan(0);

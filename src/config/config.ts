@@ -34,6 +34,10 @@ export interface AppConfig {
   socketPingTimeoutMs: number;
   logLevel: Environment['LOG_LEVEL'];
   demoUi: boolean;
+  /** NATS URL of the platform events (CONTRACT §8); unset: no events are recorded or published. */
+  eventBusUrl?: string;
+  /** Durable JetStream consumer of connections.v1.connection.removed. */
+  eventBusConsumer: string;
 }
 
 export class ConfigError extends Error {
@@ -86,6 +90,8 @@ export function loadConfig(source: NodeJS.ProcessEnv): AppConfig {
     socketPingTimeoutMs: env.SOCKET_PING_TIMEOUT_MS,
     logLevel: env.LOG_LEVEL,
     demoUi: env.DEMO_UI ? env.DEMO_UI === 'true' : !production,
+    eventBusUrl: env.EVENT_BUS_URL,
+    eventBusConsumer: env.EVENT_BUS_CONSUMER,
   };
 }
 

@@ -10,10 +10,18 @@ import { RedisTtlCache } from '../infrastructure/cache/redis-ttl-cache.js';
 import { DependencyStates, type DependencyStateLogger } from '../infrastructure/observability/dependency-state.js';
 import { BREAKER_STATE, Metrics } from '../infrastructure/observability/metrics.js';
 import { traced } from '../infrastructure/observability/tracing.js';
-import { REDIS, type OptionalRedis } from '../infrastructure/redis/redis.module.js';
+import { REDIS, reportRedisState, type OptionalRedis } from '../infrastructure/redis/redis.module.js';
+import type { Redis } from 'ioredis';
 import { ConnectionsGrpcClient } from './connections.grpc-client.js';
 
 export const CONNECTIONS_URL = Symbol('CONNECTIONS_URL');
+
+/** The Redis channel on which a revocation reaches every instance (docs/events.md, "Consumed"). */
+const REVOCATIONS_CHANNEL = 'messaging:connections:revoked';
+/** Revocations remembered for the lookups in flight when they happened (a lookup lasts < 2 s). */
+const REVOCATIONS_KEPT = 10_000;
+/** A revoked pair is refused from the cache at least this long, whatever the negative TTL. */
+const MIN_REVOCATION_TTL_MS = 1000;
 
 /**
  * Asks the Connections service whether two users are connected, behind two cache tiers and a
@@ -29,6 +37,11 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
   private readonly breaker: CircuitBreaker<[string, string], boolean>;
   private readonly inFlight = new Map<string, Promise<boolean>>();
   private readonly state: DependencyStateLogger;
+  /** Bumped by each revocation; a lookup compares it with the pair's revocation (see `revoke`). */
+  private epoch = 0;
+  private readonly revokedAt = new Map<string, number>();
+  private readonly subscriber?: Redis;
+  private readonly sharedRedis?: Redis;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -40,6 +53,7 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
     this.state = states.of('connections');
     this.client = new ConnectionsGrpcClient(url);
     if (redis) this.shared = new RedisTtlCache(redis, 'messaging:connected:');
+    this.sharedRedis = redis ?? undefined;
     this.breaker = new CircuitBreaker((a: string, b: string) => this.client.isConnected(a, b, config.connectionsTimeoutMs), {
       // The gRPC deadline ends a slow call; this is only a backstop.
       timeout: config.connectionsTimeoutMs + 250,
@@ -54,6 +68,48 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
     this.breaker.on('open', () => metrics.breakerState.set(BREAKER_STATE.open));
     this.breaker.on('halfOpen', () => metrics.breakerState.set(BREAKER_STATE.halfOpen));
     this.breaker.on('close', () => metrics.breakerState.set(BREAKER_STATE.closed));
+    if (redis && config.eventBusUrl) {
+      // Revocations from the event bus reach one instance (one durable consumer); it passes them on.
+      const subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, connectionName: 'messaging-revocations' });
+      reportRedisState(subscriber, states.of('redis (messaging-revocations)'));
+      subscriber.on('message', (_channel: string, text: string) => {
+        const pair = parsePair(text);
+        if (pair) void this.applyRevocation(pair[0], pair[1]);
+      });
+      void subscriber.subscribe(REVOCATIONS_CHANNEL).catch((error: unknown) => states.of('redis (messaging-revocations)').failed(error));
+      this.subscriber = subscriber;
+    }
+  }
+
+  /**
+   * The pair stopped being connected (CONTRACT §8, connection.removed): from now on, on every
+   * instance, the pair is refused until an IsConnected answer obtained after this call says
+   * otherwise. Resolves once the other instances have been told (through Redis); rejects when that
+   * failed, so that the event is redelivered.
+   */
+  async revoke(userA: string, userB: string): Promise<void> {
+    await this.applyRevocation(userA, userB);
+    if (this.shared && this.sharedRedis) await this.sharedRedis.publish(REVOCATIONS_CHANNEL, JSON.stringify(orderedPair(userA, userB)));
+  }
+
+  /**
+   * Refuses the pair from the caches: a negative entry in memory and in Redis, no lookup started
+   * earlier is joined or trusted any more (it may carry an answer from before the removal). Every
+   * instance writes the Redis entry when it hears of the revocation, after any write of its own
+   * lookups that were in flight, so the shared entry ends negative.
+   */
+  private async applyRevocation(userA: string, userB: string): Promise<void> {
+    const [a, b] = orderedPair(userA, userB);
+    const key = `${a}\u0000${b}`;
+    this.revokedAt.delete(key);
+    this.revokedAt.set(key, ++this.epoch);
+    if (this.revokedAt.size > REVOCATIONS_KEPT) this.revokedAt.delete(this.revokedAt.keys().next().value!);
+    this.inFlight.delete(key);
+    const ttl = Math.max(this.config.connectionsNegativeCacheTtlMs, MIN_REVOCATION_TTL_MS);
+    const value = encode(false, Date.now() + ttl);
+    this.local.setSync(key, value, ttl);
+    this.metrics.connectionsCalls.inc({ result: 'revoked' });
+    await this.shared?.set(key, value, ttl);
   }
 
   async areConnected(userA: string, userB: string): Promise<boolean> {
@@ -73,7 +129,11 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
   }
 
   private async lookup(key: string, a: string, b: string): Promise<boolean> {
+    const startedAt = this.epoch;
+    const revokedSince = () => (this.revokedAt.get(key) ?? -1) > startedAt;
     const shared = await this.shared?.get(key).catch(() => undefined);
+    // An answer read or asked before a revocation of the pair is not trusted: refused.
+    if (revokedSince()) return false;
     if (shared !== undefined) {
       const entry = decode(shared);
       this.local.setSync(key, shared, entry.expiresAt - Date.now());
@@ -92,6 +152,7 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
     }
     this.metrics.connectionsCalls.inc({ result: connected ? 'connected' : 'not_connected' });
     this.state.recovered();
+    if (revokedSince()) return false;
     const ttl = connected ? this.config.connectionsCacheTtlMs : this.config.connectionsNegativeCacheTtlMs;
     const value = encode(connected, Date.now() + ttl);
     this.local.setSync(key, value, ttl);
@@ -102,9 +163,20 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    this.subscriber?.disconnect();
     this.breaker.shutdown();
     this.client.close();
   }
+}
+
+function parsePair(text: string): [string, string] | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (Array.isArray(value) && value.length === 2 && value.every((id) => typeof id === 'string')) return value as [string, string];
+  } catch {
+    // Not one of ours: ignored.
+  }
+  return undefined;
 }
 
 function encode(connected: boolean, expiresAt: number): string {

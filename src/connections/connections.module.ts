@@ -13,7 +13,7 @@ export class ConnectionsModule {
         ConnectionsChecker,
         { provide: CONNECTION_CHECKER, useExisting: ConnectionsChecker },
       ],
-      exports: [CONNECTION_CHECKER],
+      exports: [CONNECTION_CHECKER, ConnectionsChecker],
     };
   }
 }

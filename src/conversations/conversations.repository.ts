@@ -1,5 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
 import type { ConversationSummary } from '../contract/models.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
 import { PrismaService } from '../infrastructure/prisma/prisma.service.js';
 import { decodeMessage, iso, messageColumns } from '../messages/messages.repository.js';
@@ -45,12 +48,34 @@ export const LIST_FOR_USER = statement(
    ORDER BY c.updated_at DESC, c.id DESC`,
 );
 
+/** A conversation row (alias) as the contract's JSON object: the payload of conversation.started. */
+function conversationJson(alias: string): string {
+  return `json_build_object('conversationId', ${alias}.id, 'participantIds', json_build_array(${alias}.user_a, ${alias}.user_b), 'createdAt', ${iso(`${alias}.created_at`)})`;
+}
+
+/**
+ * conversation.started, written by the statement that creates the conversation (nothing when the
+ * pair existed: the INSERT returned no row) when there is an event bus. The event is the first of
+ * its conversation: no other transaction sees the row before this one commits.
+ */
+const STARTED_EVENT = Prisma.raw(`, started AS (
+  INSERT INTO outbox_event (id, conversation_id, subject, payload)
+  SELECT e.event_id, e.id, 'messaging.v1.conversation.started',
+         json_build_object('eventId', e.event_id, 'occurredAt', ${iso('e.created_at')}, 'conversation', ${conversationJson('e')})
+  FROM (SELECT gen_random_uuid() AS event_id, inserted.* FROM inserted OFFSET 0) e
+)`);
+
 @Injectable()
 export class ConversationsRepository {
+  private readonly startedEvent: Prisma.Sql;
+
   constructor(
     private readonly prisma: PrismaService,
     private readonly sql: HotSql,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.startedEvent = config.eventBusUrl ? STARTED_EVENT : Prisma.empty;
+  }
 
   async findById(id: string): Promise<ConversationRow | undefined> {
     const rows = await this.prisma.$queryRaw<ConversationRow[]>`
@@ -65,7 +90,7 @@ export class ConversationsRepository {
         INSERT INTO conversation (id, user_a, user_b) VALUES (${newId}::uuid, ${userA}, ${userB})
         ON CONFLICT (user_a, user_b) DO NOTHING
         RETURNING id, user_a, user_b, created_at, updated_at
-      )
+      )${this.startedEvent}
       SELECT id::text, user_a, user_b, created_at, updated_at FROM inserted
       UNION ALL
       SELECT id::text, user_a, user_b, created_at, updated_at FROM conversation WHERE user_a = ${userA} AND user_b = ${userB}

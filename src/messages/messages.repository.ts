@@ -1,7 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
 import type { Message } from '../contract/models.js';
 import type { Message as MessageRecord } from '../generated/prisma/client.js';
-import { HotSql, isUniqueViolation, statement } from '../infrastructure/prisma/hot-sql.js';
+import { HotSql, isUniqueViolation, statement, type HotStatement } from '../infrastructure/prisma/hot-sql.js';
 import type { BatchStore, InsertOutcome, NewMessage } from './send-pipeline.js';
 
 /** A timestamptz(3) as the contract's ISO 8601 UTC string, formatted by PostgreSQL (no Date on the way). */
@@ -49,23 +51,37 @@ export function decodeMessage(row: unknown[], offset = 0): Message | undefined {
   return message;
 }
 
+/** The contract's name of each column of MESSAGE_COLUMNS. */
+const WIRE_NAMES = {
+  id: 'messageId',
+  conversationId: 'conversationId',
+  seq: 'seq',
+  senderId: 'senderId',
+  text: 'text',
+  clientMessageId: 'clientMessageId',
+  createdAt: 'timestamp',
+  deliveredAt: 'deliveredAt',
+  readAt: 'readAt',
+} as const satisfies Record<keyof typeof MESSAGE_COLUMNS, keyof Message>;
+
+/**
+ * The message of a row (alias) as the contract's JSON object, built by PostgreSQL from the same
+ * column list as `decodeMessage` reads (absent optional fields left out: none of the others can be
+ * NULL): the payload of the outbox's events.
+ */
+export function messageJson(alias: string): string {
+  const fields = Object.entries(MESSAGE_COLUMNS).map(([column, sql]) => `'${WIRE_NAMES[column as keyof typeof MESSAGE_COLUMNS]}', ${sql(alias)}`);
+  return `json_strip_nulls(json_build_object(${fields.join(', ')}))`;
+}
+
 /** The newest message a receipt newly marked, or none when the mark had already passed. */
 export interface MarkOutcome {
   targetFound: boolean;
   newest?: { id: string; at: Date };
 }
 
-/**
- * Stores a batch in one statement, all or nothing; inputs are arrays bound to unnest(). Conversation
- * rows are locked in id order (concurrent batches cannot deadlock); each counter moves by its number
- * of messages, which take the freed seq values in input order: gap-free. The conversation row is
- * updated in place: last_seq, the recipients' unread counters and updated_at (the one indexed column,
- * for the activity order of lists). A repeated clientMessageId fails the whole statement on its
- * unique index, moving no counter (see `insertOne`).
- */
-const INSERT_BATCH = statement(
-  'message_insert_batch',
-  `WITH input AS (
+function insertBatchStatement(events: boolean) {
+  const head = `WITH input AS (
      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[]) WITH ORDINALITY
        AS t(id, conversation_id, sender_id, recipient_id, text, client_message_id, to_a, ord)
    ), counts AS (
@@ -81,13 +97,42 @@ const INSERT_BATCH = statement(
      FROM locked JOIN counts ON counts.conversation_id = locked.id
      WHERE c.id = locked.id
      RETURNING c.id, c.last_seq - counts.n AS base_seq, c.updated_at
-   )
-   INSERT INTO message (id, conversation_id, seq, sender_id, recipient_id, text, client_message_id, created_at)
+   )`;
+  const insert = `INSERT INTO message (id, conversation_id, seq, sender_id, recipient_id, text, client_message_id, created_at)
    SELECT i.id, i.conversation_id, b.base_seq + row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord),
           i.sender_id, i.recipient_id, i.text, i.client_message_id, b.updated_at
-   FROM input i JOIN bumped b ON b.id = i.conversation_id
-   RETURNING id::text, seq, ${iso('created_at')}`,
-);
+   FROM input i JOIN bumped b ON b.id = i.conversation_id`;
+  if (!events) return statement('message_insert_batch', `${head} ${insert} RETURNING id::text, seq, ${iso('created_at')}`);
+  // With events: one message.sent per stored message, written by the same statement (all or nothing:
+  // a repeated clientMessageId fails the whole statement, and so writes no event). The outbox
+  // positions are taken after the conversation rows were locked (locked → bumped → inserted), in seq
+  // order: within a conversation, position order is commit order (docs/events.md).
+  return statement(
+    'message_insert_batch_with_events',
+    `${head}, inserted AS (
+       ${insert}
+       RETURNING *
+     ), events AS (
+       INSERT INTO outbox_event (id, conversation_id, subject, payload)
+       SELECT e.event_id, e.conversation_id, 'messaging.v1.message.sent',
+              json_build_object('eventId', e.event_id, 'occurredAt', ${iso('e.created_at')}, 'message', ${messageJson('e')}, 'recipientId', e.recipient_id)
+       FROM (SELECT gen_random_uuid() AS event_id, inserted.* FROM inserted ORDER BY inserted.conversation_id, inserted.seq OFFSET 0) e
+       ORDER BY e.conversation_id, e.seq
+     )
+     SELECT id::text, seq, ${iso('created_at')} FROM inserted`,
+  );
+}
+
+/**
+ * Stores a batch in one statement, all or nothing; inputs are arrays bound to unnest(). Conversation
+ * rows are locked in id order (concurrent batches cannot deadlock); each counter moves by its number
+ * of messages, which take the freed seq values in input order: gap-free. The conversation row is
+ * updated in place: last_seq, the recipients' unread counters and updated_at (the one indexed column,
+ * for the activity order of lists). A repeated clientMessageId fails the whole statement on its
+ * unique index, moving no counter (see `insertOne`). The variant with events also writes the
+ * outbox; without EVENT_BUS_URL the statement does no outbox work at all.
+ */
+const INSERT_BATCH = { plain: insertBatchStatement(false), withEvents: insertBatchStatement(true) };
 
 const FIND_BY_CLIENT_MESSAGE_ID = statement(
   'message_by_client_message_id',
@@ -135,7 +180,7 @@ const UNDELIVERED = statement(
  * unique keys and ranges of them, so the statement reads only what it newly marks whatever the
  * statistics say (test/integration/fresh-table-plans.spec.ts).
  */
-function receiptStatement(kind: 'delivered' | 'read') {
+function receiptStatement(kind: 'delivered' | 'read', events: boolean) {
   const set = kind === 'read' ? 'read_at = statement_timestamp(), delivered_at = COALESCE(m.delivered_at, statement_timestamp())' : 'delivered_at = statement_timestamp()';
   const counterMoves =
     kind === 'read'
@@ -147,8 +192,27 @@ function receiptStatement(kind: 'delivered' | 'read') {
          b_unread = c.b_unread - CASE WHEN p.is_a THEN 0 ELSE n.count END`
       : `a_delivered_seq = CASE WHEN p.is_a THEN GREATEST(c.a_delivered_seq, t.seq) ELSE c.a_delivered_seq END,
          b_delivered_seq = CASE WHEN p.is_a THEN c.b_delivered_seq ELSE GREATEST(c.b_delivered_seq, t.seq) END`;
+  // With events: one message.<kind> when something was marked, written after `moved` locked the
+  // conversation row (its position is then in commit order, docs/events.md). A read that also marks
+  // messages delivered writes message.read only.
+  const participant = kind === 'read' ? 'readerId' : 'recipientId';
+  const eventTail = `, newest AS (
+       SELECT id, seq, at FROM marked ORDER BY seq DESC LIMIT 1
+     ), event AS (
+       INSERT INTO outbox_event (id, conversation_id, subject, payload)
+       SELECT e.event_id, $1, 'messaging.v1.message.${kind}',
+              json_build_object('eventId', e.event_id, 'occurredAt', ${iso('e.at')}, 'conversationId', $1::text, '${participant}', $2::text,
+                                'messageId', e.id, 'seq', e.seq, '${kind}At', ${iso('e.at')})
+       FROM (SELECT gen_random_uuid() AS event_id, newest.* FROM newest, moved OFFSET 0) e
+     )
+     SELECT EXISTS (SELECT 1 FROM t), newest.id::text, newest.at
+     FROM (SELECT 1) AS one LEFT JOIN newest ON true`;
+  const plainTail = `
+     SELECT EXISTS (SELECT 1 FROM t), newest.id::text, newest.at
+     FROM (SELECT 1) AS one
+     LEFT JOIN LATERAL (SELECT id, at FROM marked ORDER BY seq DESC LIMIT 1) newest ON true`;
   return statement(
-    `message_mark_${kind}`,
+    events ? `message_mark_${kind}_with_events` : `message_mark_${kind}`,
     `WITH p AS (
        SELECT c.id, c.user_a = $2 AS is_a,
               CASE WHEN c.user_a = $2 THEN c.a_${kind}_seq ELSE c.b_${kind}_seq END AS mark
@@ -168,20 +232,31 @@ function receiptStatement(kind: 'delivered' | 'read') {
        UPDATE conversation c SET ${counterMoves}
        FROM p, t, n
        WHERE c.id = $1 AND (t.seq > p.mark OR n.count > 0)
-     )
-     SELECT EXISTS (SELECT 1 FROM t), newest.id::text, newest.at
-     FROM (SELECT 1) AS one
-     LEFT JOIN LATERAL (SELECT id, at FROM marked ORDER BY seq DESC LIMIT 1) newest ON true`,
+       RETURNING c.id
+     )${events ? eventTail : plainTail}`,
   );
 }
-const MARK_DELIVERED = receiptStatement('delivered');
-const MARK_READ = receiptStatement('read');
+const MARK = {
+  delivered: { plain: receiptStatement('delivered', false), withEvents: receiptStatement('delivered', true) },
+  read: { plain: receiptStatement('read', false), withEvents: receiptStatement('read', true) },
+};
 
 const CLIENT_MESSAGE_ID_KEY = 'message_sender_client_message_id_key';
 
 @Injectable()
 export class MessagesRepository implements BatchStore {
-  constructor(private readonly sql: HotSql) {}
+  private readonly insertStatement: HotStatement;
+  private readonly markStatements: { delivered: HotStatement; read: HotStatement };
+
+  constructor(
+    private readonly sql: HotSql,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    // The platform events are recorded only when there is an event bus (CONTRACT §1, §8).
+    const variant = config.eventBusUrl ? 'withEvents' : 'plain';
+    this.insertStatement = INSERT_BATCH[variant];
+    this.markStatements = { delivered: MARK.delivered[variant], read: MARK.read[variant] };
+  }
 
   /**
    * Stores the messages (of any conversations) in one statement and returns, in input order, each
@@ -189,7 +264,7 @@ export class MessagesRepository implements BatchStore {
    * `insertOne` then sorts originals from repeats.
    */
   async insertBatch(messages: NewMessage[]): Promise<InsertOutcome[]> {
-    const rows = await this.sql.rows(INSERT_BATCH, [
+    const rows = await this.sql.rows(this.insertStatement, [
       messages.map((m) => m.id),
       messages.map((m) => m.conversationId),
       messages.map((m) => m.senderId),
@@ -245,15 +320,15 @@ export class MessagesRepository implements BatchStore {
 
   /** Marks the recipient's messages up to and including the target as delivered. */
   markDelivered(conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
-    return this.mark(MARK_DELIVERED, conversationId, recipientId, targetMessageId);
+    return this.mark(this.markStatements.delivered, conversationId, recipientId, targetMessageId);
   }
 
   /** Marks the recipient's messages up to and including the target as read, and delivered if not yet. */
   markRead(conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
-    return this.mark(MARK_READ, conversationId, recipientId, targetMessageId);
+    return this.mark(this.markStatements.read, conversationId, recipientId, targetMessageId);
   }
 
-  private async mark(kind: typeof MARK_READ, conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
+  private async mark(kind: HotStatement, conversationId: string, recipientId: string, targetMessageId: string): Promise<MarkOutcome> {
     const [row] = await this.sql.rows(kind, [conversationId, recipientId, targetMessageId]);
     const [targetFound, id, at] = (row ?? [false, null, null]) as [boolean, string | null, Date | null];
     if (!targetFound) return { targetFound: false };

@@ -75,7 +75,7 @@ describe('migrator on an empty database', () => {
     const result = await migrate(database.url, defaultMigrationsDir());
     expect(result.applied).toEqual(migrationNames);
 
-    expect(await tables(database.url)).toEqual(['_prisma_migrations', 'conversation', 'message']);
+    expect(await tables(database.url)).toEqual(['_prisma_migrations', 'conversation', 'message', 'outbox_event']);
     const indexes = await query<{ indexname: string }>(database.url, "SELECT indexname FROM pg_indexes WHERE tablename = 'message'");
     // Each index of the message table has its reason in docs/design.md ("Storage"); no other.
     expect(indexes.map((row) => row.indexname).sort()).toEqual([
@@ -84,6 +84,9 @@ describe('migrator on an empty database', () => {
       'message_sender_client_message_id_key',
       'message_undelivered_by_recipient_idx',
     ]);
+    // The outbox is read in position order and deleted by position: its primary key, nothing else.
+    const outboxIndexes = await query<{ indexname: string }>(database.url, "SELECT indexname FROM pg_indexes WHERE tablename = 'outbox_event'");
+    expect(outboxIndexes.map((row) => row.indexname)).toEqual(['outbox_event_pkey']);
 
     const rows = await migrationRows(database.url);
     expect(rows.map((row) => row.migration_name)).toEqual(migrationNames);
@@ -110,7 +113,7 @@ describe('migrator on an empty database', () => {
     expect(applied.flat()).toEqual(migrationNames);
     const rows = await migrationRows(database.url);
     expect(rows.map((row) => row.migration_name)).toEqual(migrationNames);
-    expect(await tables(database.url)).toEqual(['_prisma_migrations', 'conversation', 'message']);
+    expect(await tables(database.url)).toEqual(['_prisma_migrations', 'conversation', 'message', 'outbox_event']);
     // The lock was released: nobody holds it any more.
     const locks = await query<{ n: number }>(
       database.url,

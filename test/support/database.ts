@@ -23,8 +23,14 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-export function openDatabase(databaseUrl: string, poolSize = 20): TestDatabase {
-  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: String(poolSize) });
+/** `events`: the repositories record platform events in the outbox, as with EVENT_BUS_URL set. */
+export function openDatabase(databaseUrl: string, poolSize = 20, options: { events?: boolean } = {}): TestDatabase {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    DATABASE_POOL_SIZE: String(poolSize),
+    ...(options.events ? { EVENT_BUS_URL: 'nats://127.0.0.1:4222' } : {}),
+  });
   const prisma = new PrismaService(config, new DependencyStates(createLogger('silent')));
   const sql = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   sql.on('error', () => undefined);
@@ -32,8 +38,8 @@ export function openDatabase(databaseUrl: string, poolSize = 20): TestDatabase {
   return {
     prisma,
     hot,
-    conversations: new ConversationsRepository(prisma, hot),
-    messages: new MessagesRepository(hot),
+    conversations: new ConversationsRepository(prisma, hot, config),
+    messages: new MessagesRepository(hot, config),
     sql,
     close: async () => {
       await prisma.onApplicationShutdown();

@@ -47,7 +47,7 @@ export class Metrics {
   });
   readonly connectionsCalls = new Counter({
     name: 'messaging_connections_calls_total',
-    help: 'Connections service checks by result: connected, not_connected, cache_hit, error, timeout, breaker_open',
+    help: 'Connections service checks by result: connected, not_connected, cache_hit, error, timeout, breaker_open, revoked (a connection.removed event)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
@@ -62,6 +62,50 @@ export class Metrics {
   readonly breakerState = new Gauge({
     name: 'messaging_connections_breaker_state',
     help: 'Circuit breaker around the Connections service: 0 closed, 1 half-open, 2 open',
+    registers: [this.registry],
+  });
+
+  /**
+   * Set by the outbox relay when EVENT_BUS_URL is set: the outbox's size and the age of its oldest
+   * event, read from the database at each scrape (one query for both gauges).
+   */
+  outboxSource: () => Promise<{ events: number; oldestAgeSeconds: number }> = () => Promise.resolve({ events: 0, oldestAgeSeconds: 0 });
+  private outboxReading: Promise<{ events: number; oldestAgeSeconds: number } | undefined> | undefined;
+  /** Undefined when the database did not answer: the gauges keep their last value (readiness reports the outage). */
+  private readOutbox(): Promise<{ events: number; oldestAgeSeconds: number } | undefined> {
+    // Both gauges are collected in one scrape: they share one reading.
+    this.outboxReading ??= this.outboxSource()
+      .catch(() => undefined)
+      .finally(() => setImmediate(() => (this.outboxReading = undefined)));
+    return this.outboxReading;
+  }
+  readonly outboxBacklog: Gauge = new Gauge({
+    name: 'messaging_outbox_backlog',
+    help: 'Platform events recorded in the outbox and not yet published to NATS JetStream',
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      const reading = await this.readOutbox();
+      if (reading) this.outboxBacklog.set(reading.events);
+    },
+  });
+  readonly outboxOldestAge: Gauge = new Gauge({
+    name: 'messaging_outbox_oldest_event_age_seconds',
+    help: 'Age of the oldest platform event not yet published (0 when the outbox is empty)',
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      const reading = await this.readOutbox();
+      if (reading) this.outboxOldestAge.set(reading.oldestAgeSeconds);
+    },
+  });
+  readonly outboxRelayLeader = new Gauge({
+    name: 'messaging_outbox_relay_leader',
+    help: 'Whether this instance holds the outbox relay lock and publishes the platform events (1) or stands by (0)',
+    registers: [this.registry],
+  });
+  readonly eventsPublished = new Counter({
+    name: 'messaging_events_published_total',
+    help: 'Platform events published to NATS JetStream by this instance, by subject',
+    labelNames: ['subject'] as const,
     registers: [this.registry],
   });
 

@@ -1,0 +1,59 @@
+import { Inject, Injectable, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import { ConnectionsChecker } from '../connections/connections.checker.js';
+import { DependencyStates } from '../infrastructure/observability/dependency-state.js';
+import { Metrics } from '../infrastructure/observability/metrics.js';
+import { LOGGER } from '../infrastructure/observability/observability.module.js';
+import { ConnectionRemovals } from './connection-removals.js';
+import { EventBus } from './event-bus.js';
+import { OutboxRelay } from './outbox-relay.js';
+import { OutboxRepository } from './outbox.repository.js';
+
+/** The NATS dependency's name in dependency-state log lines. */
+export const EVENT_BUS_DEPENDENCY = 'nats (event bus)';
+
+/**
+ * The platform events (CONTRACT §8, docs/events.md), when EVENT_BUS_URL is set: the NATS
+ * connection, the outbox relay and the consumer of connection removals. Without it, nothing runs
+ * (and the repositories record no events).
+ */
+@Injectable()
+export class PlatformEvents implements OnApplicationBootstrap, OnApplicationShutdown {
+  private bus: EventBus | undefined;
+  private relay: OutboxRelay | undefined;
+  private removals: ConnectionRemovals | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly outbox: OutboxRepository,
+    private readonly checker: ConnectionsChecker,
+    private readonly states: DependencyStates,
+    private readonly metrics: Metrics,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const url = this.config.eventBusUrl;
+    if (!url) return;
+    const state = this.states.of(EVENT_BUS_DEPENDENCY);
+    const logger = this.logger.child({ component: 'events' });
+    this.bus = new EventBus({ url, consumer: this.config.eventBusConsumer, state });
+    this.relay = new OutboxRelay(this.outbox, this.bus, this.states.of('outbox relay'), logger, this.metrics);
+    this.removals = new ConnectionRemovals(this.bus, this.checker, this.states.of('connection removals'), logger);
+    this.metrics.outboxSource = () => this.outbox.backlog();
+    this.relay.start();
+    this.removals.start();
+    this.bus.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.removals?.stop();
+    await this.relay?.stop();
+    await this.bus?.close();
+  }
+}
+
+@Module({ providers: [OutboxRepository, PlatformEvents] })
+export class EventsModule {}

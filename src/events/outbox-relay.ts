@@ -1,0 +1,150 @@
+import type { Logger } from 'pino';
+import type { Metrics } from '../infrastructure/observability/metrics.js';
+import type { DependencyStateLogger } from '../infrastructure/observability/dependency-state.js';
+import { traced } from '../infrastructure/observability/tracing.js';
+import type { EventBus } from './event-bus.js';
+import type { OutboxEvent, OutboxRepository, RelaySession } from './outbox.repository.js';
+
+/** Events read and published per round. */
+const BATCH = 500;
+/** How often an idle leader looks at the outbox (commits on this instance wake it at once). */
+const IDLE_POLL_MS = 100;
+/** How often a follower tries to take the lead (so: how long the outbox may wait after a leader died). */
+const FOLLOWER_POLL_MS = 1000;
+/** After a failed round (NATS or the database away), the next try. */
+const RETRY_MS = 500;
+
+/**
+ * Publishes the outbox to JetStream (docs/events.md). Of all the instances on one database, the one
+ * whose relay session holds the relay advisory lock publishes; the others try to take it every
+ * second, so when the leader's process or connection dies (PostgreSQL ends its session and frees
+ * the lock) another one takes over within about a second. The leader reads the oldest events in
+ * position order (commit order within a conversation), publishes them with their id as
+ * Nats-Msg-Id, and deletes those JetStream acknowledged: only the unbroken prefix, so that a failed
+ * event is retried before anything after it is deleted.
+ */
+export class OutboxRelay {
+  private running = false;
+  private wake: (() => void) | undefined;
+  private nudged = false;
+  private loop: Promise<void> | undefined;
+  private session: RelaySession | undefined;
+  private leading = false;
+
+  constructor(
+    private readonly outbox: OutboxRepository,
+    private readonly bus: EventBus,
+    private readonly state: DependencyStateLogger,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): void {
+    this.running = true;
+    this.bus.onReady(() => this.nudge());
+    this.loop = this.run();
+  }
+
+  /** Something was committed (or NATS is back): look at the outbox now. */
+  nudge(): void {
+    // Followers only poll for the lead.
+    if (!this.leading) return;
+    this.nudged = true;
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await this.session?.close();
+    this.session = undefined;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let pause: number;
+      try {
+        pause = await this.round();
+      } catch (error) {
+        this.state.failed(error);
+        await this.dropSession();
+        pause = RETRY_MS;
+      }
+      if (pause > 0) await this.sleep(pause);
+    }
+  }
+
+  /** One round; returns how long to wait before the next. */
+  private async round(): Promise<number> {
+    if (this.session?.broken) await this.dropSession();
+    if (!this.session) this.session = await this.outbox.openRelaySession();
+    if (!this.leading) {
+      this.leading = await this.session.tryLead();
+      this.metrics.outboxRelayLeader.set(this.leading ? 1 : 0);
+      if (!this.leading) return FOLLOWER_POLL_MS;
+      this.logger.info('outbox relay: this instance publishes the platform events');
+    }
+    if (!this.bus.ready) return RETRY_MS;
+    this.nudged = false;
+    const events = await this.session.oldest(BATCH);
+    if (events.length === 0) {
+      this.state.recovered();
+      return this.nudged ? 0 : IDLE_POLL_MS;
+    }
+    const published = await traced('outbox.relay publish', { 'messaging.system': 'nats', 'messaging.batch.message_count': String(events.length) }, () =>
+      this.publish(events),
+    );
+    if (published > 0) await this.session.delete(events.slice(0, published).map((event) => event.position));
+    if (published < events.length) return RETRY_MS;
+    this.state.recovered();
+    return 0;
+  }
+
+  /**
+   * Publishes the events at once (JetStream stores them in the order they arrive on the one
+   * connection) and returns the length of the prefix it acknowledged; the first failure is logged.
+   */
+  private async publish(events: OutboxEvent[]): Promise<number> {
+    const results = await Promise.allSettled(
+      events.map((event) =>
+        traced(`publish ${event.subject}`, { 'messaging.system': 'nats', 'messaging.destination.name': event.subject, 'messaging.message.id': event.id }, () =>
+          this.bus.publish(event.subject, event.payload, event.id),
+        ),
+      ),
+    );
+    const failed = results.findIndex((result) => result.status === 'rejected');
+    for (const event of failed === -1 ? events : events.slice(0, failed)) this.metrics.eventsPublished.inc({ subject: event.subject });
+    if (failed === -1) return events.length;
+    this.state.failed((results[failed] as PromiseRejectedResult).reason);
+    return failed;
+  }
+
+  private async dropSession(): Promise<void> {
+    if (this.leading) this.logger.warn('outbox relay: lost the relay session; another instance (or this one, reconnected) takes over');
+    this.leading = false;
+    this.metrics.outboxRelayLeader.set(0);
+    const session = this.session;
+    this.session = undefined;
+    await session?.close();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (!this.running || this.nudged) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+}

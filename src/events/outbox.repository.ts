@@ -1,0 +1,104 @@
+import { Inject, Injectable } from '@nestjs/common';
+import pg from 'pg';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
+
+/** An event of the outbox, as the relay publishes it: `payload` is the JSON text stored. */
+export interface OutboxEvent {
+  position: string;
+  id: string;
+  conversationId: string;
+  subject: string;
+  payload: string;
+}
+
+/**
+ * The key of the session advisory lock that makes one relay of all the instances on a database the
+ * publisher (docs/events.md). Advisory locks are per database, so test databases do not contend.
+ */
+const RELAY_LOCK_KEY = '7163384102651957301';
+
+const BACKLOG = statement(
+  'outbox_backlog',
+  `SELECT count(*)::int, COALESCE(EXTRACT(EPOCH FROM (clock_timestamp() - min(created_at))), 0)::float8 FROM outbox_event`,
+);
+
+/**
+ * A relay's own session on the database: the advisory lock is held by this session, and the
+ * relay reads and deletes through it, so that losing the session (a broken connection, a killed
+ * process) both ends the lead and stops the publishing it guarded.
+ */
+export class RelaySession {
+  private readonly client: pg.Client;
+  private brokenError: Error | undefined;
+
+  private constructor(url: string) {
+    this.client = new pg.Client({ connectionString: url, options: '-c TimeZone=UTC', connectionTimeoutMillis: 2000, keepAlive: true });
+    // The relay notices through `broken` and its next query's failure; the listener keeps the
+    // error from ending the process.
+    this.client.on('error', (error) => (this.brokenError ??= error));
+    this.client.on('end', () => (this.brokenError ??= new Error('the relay session ended')));
+  }
+
+  static async open(url: string): Promise<RelaySession> {
+    const session = new RelaySession(url);
+    try {
+      await session.client.connect();
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    return session;
+  }
+
+  get broken(): Error | undefined {
+    return this.brokenError;
+  }
+
+  /** True when this session now holds (or already held) the relay lock. */
+  async tryLead(): Promise<boolean> {
+    const result = await this.client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [RELAY_LOCK_KEY]);
+    return result.rows[0]?.locked === true;
+  }
+
+  /** The oldest events, in position order (within a conversation: commit order). */
+  async oldest(limit: number): Promise<OutboxEvent[]> {
+    const result = await this.client.query<[string, string, string, string, string]>({
+      name: 'outbox_oldest',
+      text: 'SELECT position::text, id::text, conversation_id::text, subject, payload::text FROM outbox_event ORDER BY outbox_event.position LIMIT $1',
+      values: [limit],
+      rowMode: 'array',
+    });
+    return result.rows.map(([position, id, conversationId, subject, payload]) => ({ position, id, conversationId, subject, payload }));
+  }
+
+  async delete(positions: string[]): Promise<void> {
+    await this.client.query({ name: 'outbox_delete', text: 'DELETE FROM outbox_event WHERE position = ANY($1::bigint[])', values: [positions] });
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+}
+
+@Injectable()
+export class OutboxRepository {
+  constructor(
+    private readonly sql: HotSql,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** A new session for the relay (see RelaySession). */
+  openRelaySession(): Promise<RelaySession> {
+    if (!this.config.databaseUrl) throw new Error('the relay needs the resolved database URL');
+    return RelaySession.open(this.config.databaseUrl);
+  }
+
+  /** Events not published yet, and the age in seconds of the oldest (0 when there is none). */
+  async backlog(): Promise<{ events: number; oldestAgeSeconds: number }> {
+    const [row] = await this.sql.rows(BACKLOG, []);
+    const [events, oldestAgeSeconds] = (row ?? [0, 0]) as [number, number];
+    return { events, oldestAgeSeconds };
+  }
+}

@@ -1,0 +1,114 @@
+import { uuidv7 } from 'uuidv7';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PUBLISHED_EVENTS, type PublishedSubject } from '../../src/contract/events.js';
+import type { NewMessage } from '../../src/messages/send-pipeline.js';
+import { clientMessageId, messageText, userId } from '../support/factories.js';
+import { createConversation, openDatabase, sendMessage, type TestConversation, type TestDatabase } from '../support/database.js';
+
+/**
+ * The outbox writes of the send, receipt and conversation statements (docs/events.md): in the same
+ * statement as the change, in commit order per conversation, only with EVENT_BUS_URL set.
+ */
+interface OutboxPayload {
+  eventId: string;
+  conversation?: { conversationId: string };
+  message?: { seq: number; senderId: string };
+  recipientId?: string;
+  [field: string]: unknown;
+}
+
+describe('outbox writes', () => {
+  let withEvents: TestDatabase;
+  let without: TestDatabase;
+  beforeAll(() => {
+    withEvents = openDatabase(inject('databaseUrl'), 20, { events: true });
+    without = openDatabase(inject('databaseUrl'), 4);
+  });
+  afterAll(async () => {
+    await withEvents?.close();
+    await without?.close();
+  });
+
+  async function outbox(conversationIds: string[]) {
+    const result = await withEvents.sql.query<{ position: string; id: string; conversation_id: string; subject: string; payload: OutboxPayload }>(
+      'SELECT position::text, id::text, conversation_id::text, subject, payload FROM outbox_event WHERE conversation_id = ANY($1::uuid[]) ORDER BY outbox_event.position',
+      [conversationIds],
+    );
+    for (const row of result.rows) {
+      const parsed = PUBLISHED_EVENTS[row.subject as PublishedSubject].safeParse(row.payload);
+      expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+      expect(row.payload.eventId).toBe(row.id);
+    }
+    return result.rows;
+  }
+
+  function newMessage(conversation: TestConversation, senderId: string, extra: Partial<NewMessage> = {}): NewMessage {
+    const recipientId = conversation.other(senderId);
+    return { id: uuidv7(), conversationId: conversation.id, senderId, recipientId, recipientIsUserA: recipientId === conversation.user_a, text: messageText(), ...extra };
+  }
+
+  it('writes one message.sent per message of a batch, in seq order within each conversation', async () => {
+    const conversations = await Promise.all([1, 2, 3].map(() => createConversation(withEvents)));
+    const batch = Array.from({ length: 90 }, (_, i) => {
+      const conversation = conversations[i % 3]!;
+      return newMessage(conversation, i % 2 === 0 ? conversation.user_a : conversation.user_b);
+    });
+    await withEvents.messages.insertBatch(batch);
+    const rows = await outbox(conversations.map((conversation) => conversation.id));
+    for (const conversation of conversations) {
+      const own = rows.filter((row) => row.conversation_id === conversation.id);
+      expect(own[0]!.subject).toBe('messaging.v1.conversation.started');
+      expect(own[0]!.payload.conversation?.conversationId).toBe(conversation.id);
+      const seqs = own.slice(1).map((row) => row.payload.message?.seq);
+      expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+      expect(own.slice(1).every((row) => row.payload.recipientId !== row.payload.message?.senderId)).toBe(true);
+    }
+  });
+
+  it('writes nothing for a batch refused on a repeated clientMessageId, nor for the repeat', async () => {
+    const conversation = await createConversation(withEvents);
+    const id = clientMessageId();
+    await sendMessage(withEvents, conversation, conversation.user_a, { clientMessageId: id });
+    await expect(withEvents.messages.insertBatch([newMessage(conversation, conversation.user_a), newMessage(conversation, conversation.user_a, { clientMessageId: id })])).rejects.toThrow();
+    const repeat = await sendMessage(withEvents, conversation, conversation.user_a, { clientMessageId: id });
+    expect(repeat.created).toBe(false);
+    expect((await outbox([conversation.id])).map((row) => row.subject)).toEqual(['messaging.v1.conversation.started', 'messaging.v1.message.sent']);
+  });
+
+  it('writes conversation.started once per pair', async () => {
+    const [a, b] = [userId('a'), userId('b')];
+    const first = await createConversation(withEvents, a, b);
+    const second = await createConversation(withEvents, b, a);
+    expect(second.id).toBe(first.id);
+    expect((await outbox([first.id])).map((row) => row.subject)).toEqual(['messaging.v1.conversation.started']);
+  });
+
+  it('writes a receipt event only when something was marked, and a read that marks delivered as message.read only', async () => {
+    const conversation = await createConversation(withEvents);
+    const sender = conversation.user_a;
+    const reader = conversation.user_b;
+    const one = await sendMessage(withEvents, conversation, sender);
+    const two = await sendMessage(withEvents, conversation, sender);
+    await withEvents.messages.markDelivered(conversation.id, reader, one.message.messageId);
+    await withEvents.messages.markDelivered(conversation.id, reader, one.message.messageId);
+    await withEvents.messages.markRead(conversation.id, reader, two.message.messageId);
+    await withEvents.messages.markRead(conversation.id, reader, one.message.messageId);
+    const rows = await outbox([conversation.id]);
+    expect(rows.map((row) => row.subject)).toEqual([
+      'messaging.v1.conversation.started',
+      'messaging.v1.message.sent',
+      'messaging.v1.message.sent',
+      'messaging.v1.message.delivered',
+      'messaging.v1.message.read',
+    ]);
+    expect(rows[3]!.payload).toMatchObject({ recipientId: reader, messageId: one.message.messageId, seq: 1 });
+    expect(rows[4]!.payload).toMatchObject({ readerId: reader, messageId: two.message.messageId, seq: 2 });
+  });
+
+  it('writes nothing without EVENT_BUS_URL', async () => {
+    const conversation = await createConversation(without);
+    const sent = await sendMessage(without, conversation, conversation.user_a);
+    await without.messages.markRead(conversation.id, conversation.user_b, sent.message.messageId);
+    expect(await outbox([conversation.id])).toEqual([]);
+  });
+});
