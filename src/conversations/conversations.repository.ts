@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { ConversationSummary } from '../contract/models.js';
-import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
+import { statement } from '../infrastructure/prisma/hot-sql.js';
 import { PrismaService } from '../infrastructure/prisma/prisma.service.js';
+import { ReadSql } from '../infrastructure/prisma/read-sql.js';
 import { decodeMessage, iso, messageColumns } from '../messages/messages.repository.js';
 
 export interface ConversationRow {
@@ -49,7 +50,8 @@ export const LIST_FOR_USER = statement(
 export class ConversationsRepository {
   constructor(
     private readonly prisma: PrismaService,
-    private readonly sql: HotSql,
+    /** Lists: the replica when DATABASE_READ_URL is set (CONTRACT §4.2); membership lookups stay on the primary. */
+    private readonly reads: ReadSql,
   ) {}
 
   async findById(id: string): Promise<ConversationRow | undefined> {
@@ -79,7 +81,7 @@ export class ConversationsRepository {
   }
 
   async listForUser(userId: string, after: ActivityCursor | undefined, limit: number): Promise<ConversationSummary[]> {
-    const rows = await this.sql.rows(LIST_FOR_USER, listParameters(userId, after, limit));
+    const rows = await this.reads.rows('list', LIST_FOR_USER, listParameters(userId, after, limit));
     return rows.map((row) => {
       const [conversationId, userA, userB, createdAt, updatedAt, unreadCount] = row as [string, string, string, string, string, number];
       const summary: ConversationSummary = { conversationId, participantIds: [userA, userB], createdAt, unreadCount, updatedAt };

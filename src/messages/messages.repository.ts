@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Message } from '../contract/models.js';
 import type { Message as MessageRecord } from '../generated/prisma/client.js';
 import { HotSql, isUniqueViolation, statement } from '../infrastructure/prisma/hot-sql.js';
+import { ReadSql } from '../infrastructure/prisma/read-sql.js';
 import type { BatchStore, InsertOutcome, NewMessage } from './send-pipeline.js';
 
 /** A timestamptz(3) as the contract's ISO 8601 UTC string, formatted by PostgreSQL (no Date on the way). */
@@ -181,7 +182,11 @@ const CLIENT_MESSAGE_ID_KEY = 'message_sender_client_message_id_key';
 
 @Injectable()
 export class MessagesRepository implements BatchStore {
-  constructor(private readonly sql: HotSql) {}
+  constructor(
+    private readonly sql: HotSql,
+    /** History reads: the replica when DATABASE_READ_URL is set (CONTRACT §4.2); catch-up and writes stay on `sql`. */
+    private readonly reads: ReadSql,
+  ) {}
 
   /**
    * Stores the messages (of any conversations) in one statement and returns, in input order, each
@@ -233,8 +238,8 @@ export class MessagesRepository implements BatchStore {
   async history(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<Message[]> {
     const rows =
       beforeSeq === undefined
-        ? await this.sql.rows(HISTORY_LATEST, [conversationId, limit])
-        : await this.sql.rows(HISTORY_BEFORE, [conversationId, beforeSeq, limit]);
+        ? await this.reads.rows('history', HISTORY_LATEST, [conversationId, limit])
+        : await this.reads.rows('history', HISTORY_BEFORE, [conversationId, beforeSeq, limit]);
     return rows.map((row) => decodeMessage(row)!);
   }
 
