@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +26,11 @@ export interface ReplicatedPostgres {
   /** `pg_wal_replay_pause()` on the replica: it goes on receiving WAL, and replays none of it. */
   pauseReplay(): Promise<void>;
   resumeReplay(): Promise<void>;
+  /**
+   * `recovery_min_apply_delay` on the replica (0 to stop): it replays each commit that long after
+   * the primary made it, and is not paused meanwhile, a replica that lags by a known amount.
+   */
+  setApplyDelay(ms: number): Promise<void>;
   /** Resolves once the replica has replayed everything the primary has written so far. */
   caughtUp(): Promise<void>;
   /** Stops the replica's postmaster (fast mode) / starts it again on the same port. */
@@ -118,6 +123,15 @@ export async function startReplicatedPostgres(): Promise<ReplicatedPostgres> {
     replicaUrl,
     pauseReplay: () => onReplica('SELECT pg_wal_replay_pause()'),
     resumeReplay: () => onReplica('SELECT pg_wal_replay_resume()'),
+    async setApplyDelay(ms: number) {
+      // The last setting in the file wins; a reload (SIGHUP) applies it.
+      appendFileSync(path.join(replicaDir, 'postgresql.auto.conf'), `recovery_min_apply_delay = '${ms}ms'\n`);
+      await tool('pg_ctl', ['-D', replicaDir, 'reload']);
+      await pollUntil('the apply delay to take effect', async () => {
+        const { setting } = await onReplica<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'");
+        return Number(setting) === ms ? true : undefined;
+      }, 10_000, 20);
+    },
     async caughtUp() {
       const primary = new pg.Client({ connectionString: primaryUrl });
       await primary.connect();

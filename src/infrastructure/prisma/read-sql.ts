@@ -1,4 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/config.js';
@@ -36,9 +37,10 @@ const PRIMARY_POSITION = statement(
 );
 
 /**
- * On the replica: has it replayed (not merely received) $1, how far behind it is in bytes, and its
- * replay lag in seconds. pg_last_wal_replay_lsn() is NULL on a server that is not in recovery (a
- * promoted replica, or a primary given as DATABASE_READ_URL): never "replayed".
+ * On the replica: has it replayed (not merely received) $1, how far behind it is in bytes, its
+ * replay lag in seconds, and whether its replay is paused (or it is not a standby at all: then
+ * pg_last_wal_replay_lsn() is NULL, a promoted replica or a primary given as DATABASE_READ_URL,
+ * which never counts as having replayed anything).
  *
  * A statement of its own, before the read, on the same connection: the read's snapshot is taken
  * when the read starts, so it holds everything replayed when this answered. Checked inside the read
@@ -49,8 +51,18 @@ const REPLAYED = statement(
   'replica_replayed',
   `SELECT COALESCE(pg_last_wal_replay_lsn() >= $1::pg_lsn, false),
           GREATEST(COALESCE(pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()), 0), 0)::float8,
-          ${lagSeconds()}`,
+          ${lagSeconds()},
+          CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() <> 'not paused' ELSE true END`,
 );
+
+/**
+ * How long a read waits for a replica that replays but has not reached the request's position yet.
+ * Under a steady write rate the primary's position is almost always a few records ahead of the
+ * replica's replay (a fraction of a millisecond on a LAN): without a wait most reads would go to
+ * the primary exactly when it is busiest. A paused replica is not waited for.
+ */
+const REPLICA_WAIT_MS = 5;
+const RECHECK_EVERY_MS = 1;
 
 const PROBE = statement('replica_probe', `SELECT pg_is_in_recovery(), ${lagSeconds()}`);
 
@@ -165,13 +177,18 @@ class Replica {
       const onError = (error: Error) => (broken ??= error);
       client.on('error', onError);
       try {
-        const check = await client.query<unknown[]>({ name: REPLAYED.name, text: REPLAYED.text, values: [target], rowMode: 'array' });
-        const [replayed, lagBytes, lagSeconds] = check.rows[0] as [boolean, number, number];
-        this.metrics.replicaLagBytes.set(lagBytes);
-        this.metrics.replicaLagSeconds.set(lagSeconds);
-        if (!replayed) {
-          this.metrics.replicaFallbacks.inc({ reason: 'behind' });
-          return undefined;
+        const deadline = performance.now() + REPLICA_WAIT_MS;
+        for (;;) {
+          const check = await client.query<unknown[]>({ name: REPLAYED.name, text: REPLAYED.text, values: [target], rowMode: 'array' });
+          const [replayed, lagBytes, lagSeconds, paused] = check.rows[0] as [boolean, number, number, boolean];
+          this.metrics.replicaLagBytes.set(lagBytes);
+          this.metrics.replicaLagSeconds.set(lagSeconds);
+          if (replayed) break;
+          if (paused || broken || performance.now() >= deadline) {
+            this.metrics.replicaFallbacks.inc({ reason: 'behind' });
+            return undefined;
+          }
+          await delay(RECHECK_EVERY_MS);
         }
         const result = await client.query<unknown[]>({ name: statement.name, text: statement.text, values, rowMode: 'array' });
         this.state.recovered();
