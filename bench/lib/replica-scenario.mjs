@@ -14,19 +14,30 @@ import { signToken } from './tokens.mjs';
 
 const DATABASE = 'messaging_bench_history';
 
-/** CPU seconds of a postmaster and all its children (backends, WAL sender or receiver, startup process). */
-function clusterCpuSeconds(postmasterPid) {
-  let sum = readCpuSeconds(postmasterPid) ?? 0;
+/** CPU seconds of a postmaster and each of its children (backends, WAL sender or receiver, startup process), by pid. */
+function clusterCpu(postmasterPid) {
+  const byPid = new Map([[postmasterPid, readCpuSeconds(postmasterPid) ?? 0]]);
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === postmasterPid) sum += readCpuSeconds(Number(entry)) ?? 0;
+      if (ppid === postmasterPid) byPid.set(Number(entry), readCpuSeconds(Number(entry)) ?? 0);
     } catch {
       // gone
     }
   }
+  return byPid;
+}
+
+/**
+ * CPU seconds a cluster spent between two clusterCpu readings: per process, so that a backend that
+ * exits meanwhile (an idle pool connection closing) does not make the sum go down; one that exits
+ * during the step loses its share (the services' pools keep their connections for 30 s).
+ */
+function cpuBetween(before, after) {
+  let sum = 0;
+  for (const [pid, seconds] of after) sum += seconds - (before.get(pid) ?? 0);
   return sum;
 }
 
@@ -108,14 +119,14 @@ export async function runReplicaScenario({ pool, log, baseEnv, jwtSecret, plan, 
       history: { method: 'getMessageHistory', token: signToken(jwtSecret, HISTORY_USERS[0]), requests: historyRequests },
       list: { method: 'listConversations', token: signToken(jwtSecret, LIST_OWNER), requests: listRequests },
     };
-    const perGenerator = Math.ceil(concurrency / Math.min(pool.size, 2));
-    const generators = Math.ceil(concurrency / perGenerator);
     const protoFile = path.join(ROOT, 'proto/messaging/v1/messaging.proto');
 
-    const step = async (variant, service, read, writes) => {
+    const step = async (variant, service, read, writes, inFlight = concurrency) => {
+      const perGenerator = Math.ceil(inFlight / Math.min(pool.size, 2));
+      const generators = Math.ceil(inFlight / perGenerator);
       const writer = writes ? startWriter(primaryUrl, writeRate) : undefined;
       const metricsBefore = readCounters(await service.metrics());
-      const cpuBefore = { at: performance.now(), machine: machineCpu(), primary: clusterCpuSeconds(postgres.primaryPid()), replica: clusterCpuSeconds(postgres.replicaPid()), service: readCpuSeconds(service.pid) ?? 0 };
+      const cpuBefore = { at: performance.now(), machine: machineCpu(), primary: clusterCpu(postgres.primaryPid()), replica: clusterCpu(postgres.replicaPid()), service: readCpuSeconds(service.pid) ?? 0 };
       const { method, token, requests } = reads[read];
       const parts = await pool.each('grpcLoad', (g) =>
         g < generators
@@ -136,14 +147,15 @@ export async function runReplicaScenario({ pool, log, baseEnv, jwtSecret, plan, 
       const run = {
         variant,
         read,
+        inFlight,
         writesPerSec: writes ? round(commits / wall, 0) : 0,
         queriesPerSec: Math.round(completed / (windowMs / 1000)),
         latency: summarize(concat(parts.map((p) => p.latencies))),
         errors,
         cpu: {
           machineBusyCores: cores(machine.busy, cpuBefore.machine.busy),
-          primaryCores: cores(clusterCpuSeconds(postgres.primaryPid()), cpuBefore.primary),
-          replicaCores: cores(clusterCpuSeconds(postgres.replicaPid()), cpuBefore.replica),
+          primaryCores: round(cpuBetween(cpuBefore.primary, clusterCpu(postgres.primaryPid())) / wall, 2),
+          replicaCores: round(cpuBetween(cpuBefore.replica, clusterCpu(postgres.replicaPid())) / wall, 2),
           serviceCores: cores(readCpuSeconds(service.pid) ?? 0, cpuBefore.service),
         },
         replicaShare: answered > 0 ? round(delta.replica / answered, 3) : 0,
@@ -152,7 +164,7 @@ export async function runReplicaScenario({ pool, log, baseEnv, jwtSecret, plan, 
       };
       run.primaryCpuMicrosPerRead = run.queriesPerSec > 0 ? Math.round((run.cpu.primaryCores * 1e6) / run.queriesPerSec) : null;
       log(
-        `  ${variant} ${read}${writes ? ` + ${run.writesPerSec} writes/s` : ''}: ${run.queriesPerSec} q/s, p50 ${run.latency.p50Ms} p95 ${run.latency.p95Ms} p99 ${run.latency.p99Ms} ms; ` +
+        `  ${variant} ${read}${writes ? ` + ${run.writesPerSec} writes/s` : ''}, ${inFlight} in flight: ${run.queriesPerSec} q/s, p50 ${run.latency.p50Ms} p95 ${run.latency.p95Ms} p99 ${run.latency.p99Ms} ms; ` +
           `primary ${run.cpu.primaryCores} cores (${run.primaryCpuMicrosPerRead} µs/read), replica ${run.cpu.replicaCores}, service ${run.cpu.serviceCores}, machine ${run.cpu.machineBusyCores}` +
           (variant === 'B' ? `; replica share ${run.replicaShare}, behind ${delta.behind}, position queries/read ${run.positionQueriesPerRead}` : '') +
           (Object.keys(errors).length ? ` errors ${JSON.stringify(errors)}` : ''),
@@ -167,6 +179,8 @@ export async function runReplicaScenario({ pool, log, baseEnv, jwtSecret, plan, 
       const order = r % 2 === 0 ? [['A', without], ['B', withReplica]] : [['B', withReplica], ['A', without]];
       for (const read of ['history', 'list']) for (const [variant, service] of order) steps.push(await step(variant, service, read, false));
       for (const [variant, service] of order) steps.push(await step(variant, service, 'history', true));
+      // One call at a time: the latency a read adds (the position query, the replay check) without queueing.
+      for (const read of ['history', 'list']) for (const [variant, service] of order) steps.push(await step(variant, service, read, false, 1));
     }
     return { seededMessages: seeded.rows, plan, steps, summary: summarizeSteps(steps) };
   } finally {
@@ -183,7 +197,7 @@ function summarizeSteps(steps) {
   };
   const groups = new Map();
   for (const step of steps) {
-    const key = `${step.read}${step.writesPerSec ? '+writes' : ''}/${step.variant}`;
+    const key = `${step.read}${step.writesPerSec ? '+writes' : ''}${step.inFlight === 1 ? ', 1 in flight' : ''}/${step.variant}`;
     groups.set(key, [...(groups.get(key) ?? []), step]);
   }
   return [...groups].map(([key, runs]) => ({
@@ -209,7 +223,7 @@ export function renderReplica(replica) {
   );
   return [
     '',
-    `#### Read replica (gRPC, ${replica.plan.concurrency} calls in flight, pages of ${replica.plan.pageSize}; medians of ${replica.plan.rounds} interleaved rounds; A: no DATABASE_READ_URL, B: with it)`,
+    `#### Read replica (gRPC, ${replica.plan.concurrency} calls in flight unless said, pages of ${replica.plan.pageSize}; medians of ${replica.plan.rounds} interleaved rounds; A: no DATABASE_READ_URL, B: with it)`,
     '',
     '| read / variant | q/s | p50 / p95 / p99 ms | primary cores | primary µs/read | replica cores | service cores | replica share |',
     '|---|---|---|---|---|---|---|---|',
