@@ -20,6 +20,9 @@ export interface ReplicatedPostgres {
   setApplyDelay(ms: number): Promise<void>;
   /** Resolves once the replica has replayed everything the primary has written so far. */
   caughtUp(): Promise<void>;
+  /** SIGSTOP / SIGCONT to the replica's postmaster and all its processes: a replica that hangs (connections accepted by the kernel, never answered). */
+  freezeReplica(): void;
+  thawReplica(): void;
   /** Stops the replica's postmaster (fast mode) / starts it again on the same port. */
   stopReplica(): Promise<void>;
   startReplica(): Promise<void>;

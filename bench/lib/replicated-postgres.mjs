@@ -10,6 +10,21 @@ const run = promisify(execFile);
 
 const DATABASE = 'messaging';
 
+/** Sends the signal to a postmaster and every process it started (backends, startup, WAL receiver). */
+function signalTree(postmasterPid, signal) {
+  const pids = [postmasterPid];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmasterPid) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  for (const pid of pids) process.kill(pid, signal);
+}
+
 async function pollUntil(what, check, timeoutMs, intervalMs) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -135,6 +150,8 @@ export async function startReplicatedPostgres({ sharedBuffers = '32MB' } = {}) {
         20,
       );
     },
+    freezeReplica: () => signalTree(postmasterPid(replicaDir), 'SIGSTOP'),
+    thawReplica: () => signalTree(postmasterPid(replicaDir), 'SIGCONT'),
     stopReplica: async () => {
       await stopPostmaster(replicaDir, 'fast');
     },

@@ -204,7 +204,43 @@ describe('reads from a streaming replica (DATABASE_READ_URL)', () => {
     expect(after.replica - before.replica).toBeGreaterThan(30);
   });
 
+  it('gives up on a replica that hangs within the read, then skips it until it answers again', async () => {
+    const { alice, aliceSocket, conversationId } = await pair();
+    const sent = await send(aliceSocket, conversationId, 2);
+    await postgres.caughtUp();
+    const before = await counts();
+    postgres.freezeReplica();
+    try {
+      const first = performance.now();
+      const page = await aliceSocket.ok('getMessageHistory', { conversationId });
+      const firstMs = performance.now() - first;
+      expect(page.messages.map((m) => m.messageId)).toEqual(sent.map((m) => m.messageId).reverse());
+      // The replica's connect or statement deadline (500 ms), then the primary's page.
+      expect(firstMs).toBeLessThan(1500);
+      await pollUntil('the probe to mark the hung replica down', async () => ((await counts()).replicaUp === 0 ? true : undefined), 5000, 50);
+      const skipped = await counts();
+      const next = performance.now();
+      const read = await readEverything(alice, aliceSocket, conversationId);
+      // Skipped, not waited for: four reads well within one replica deadline.
+      expect(performance.now() - next).toBeLessThan(500);
+      expect(read.rpcHistory.map((m) => m.messageId)).toEqual(sent.map((m) => m.messageId).reverse());
+      const after = await counts();
+      expect(after.primary - skipped.primary).toBe(4);
+      expect(after.unavailable - skipped.unavailable).toBe(4);
+      expect(after.replica - before.replica).toBe(0);
+      expect((await fetch(`${app.server.httpUrl}/health/ready`)).status).toBe(200);
+    } finally {
+      postgres.thawReplica();
+    }
+    await pollUntil('the replica back in use', async () => {
+      await aliceSocket.ok('getMessageHistory', { conversationId });
+      const now = await counts();
+      return now.replicaUp === 1 && now.replica > before.replica ? now : undefined;
+    }, 15_000, 100);
+  });
+
   it('reads from the primary while the replica is down, stays ready, logs the outage once, and goes back to the replica when it returns', async () => {
+    const logStart = logLines.length;
     const { alice, aliceSocket, conversationId } = await pair();
     const sent = await send(aliceSocket, conversationId, 3);
     await postgres.stopReplica();
@@ -237,7 +273,7 @@ describe('reads from a streaming replica (DATABASE_READ_URL)', () => {
     expect((await counts()).replica - before.replica).toBe(4);
 
     // One line for the outage (however many reads and probes failed), one for the recovery.
-    const replicaLines = logLines.filter((line) => line.dependency === REPLICA_DEPENDENCY);
+    const replicaLines = logLines.slice(logStart).filter((line) => line.dependency === REPLICA_DEPENDENCY);
     const failing = replicaLines.filter((line) => String(line.msg).includes('is failing'));
     const causes = new Set(failing.map((line) => String(line.msg)));
     expect(failing.length).toBe(causes.size);
