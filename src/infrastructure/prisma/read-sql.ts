@@ -7,6 +7,7 @@ import { DependencyStates, type DependencyStateLogger } from '../observability/d
 import { Metrics } from '../observability/metrics.js';
 import { traced } from '../observability/tracing.js';
 import { HotSql, statement, type HotStatement } from './hot-sql.js';
+import { DATABASE_DEPENDENCY } from './prisma.service.js';
 
 /** The replica's name in dependency-state log lines. */
 export const REPLICA_DEPENDENCY = 'postgresql (read replica)';
@@ -88,7 +89,9 @@ export class ReadSql implements OnApplicationBootstrap, BeforeApplicationShutdow
     states: DependencyStates,
     private readonly metrics: Metrics,
   ) {
-    if (config.databaseReadUrl) this.replica = new Replica(config.databaseReadUrl, config.databasePoolSize, primary, states.of(REPLICA_DEPENDENCY), metrics);
+    if (config.databaseReadUrl) {
+      this.replica = new Replica(config.databaseReadUrl, config.databasePoolSize, primary, { replica: states.of(REPLICA_DEPENDENCY), primary: states.of(DATABASE_DEPENDENCY) }, metrics);
+    }
   }
 
   /** The rows of a read-only statement, from the replica when it may answer, from the primary otherwise. */
@@ -130,7 +133,7 @@ class Replica {
     url: string,
     poolSize: number,
     primary: HotSql,
-    private readonly state: DependencyStateLogger,
+    private readonly states: { replica: DependencyStateLogger; primary: DependencyStateLogger },
     private readonly metrics: Metrics,
   ) {
     this.pool = new pg.Pool({
@@ -160,8 +163,10 @@ class Replica {
     let target: string;
     try {
       target = await this.position.after();
-    } catch {
-      // The primary did not answer: its own read reports that.
+    } catch (error) {
+      // The primary's state (shared with its pool and the readiness probe, so logged once per
+      // change); the read then goes to the primary, which answers or fails on its own.
+      this.states.primary.failed(error);
       return undefined;
     }
     return traced(`db replica ${statement.name}`, { 'db.system': 'postgresql', 'db.operation.name': statement.name }, async () => {
@@ -191,7 +196,7 @@ class Replica {
           await delay(RECHECK_EVERY_MS);
         }
         const result = await client.query<unknown[]>({ name: statement.name, text: statement.text, values, rowMode: 'array' });
-        this.state.recovered();
+        this.states.replica.recovered();
         return result.rows;
       } catch (error) {
         // A recovery conflict, a timeout, a dropped connection: the primary answers this read. A
@@ -210,7 +215,7 @@ class Replica {
   private failed(error: unknown): void {
     this.up = false;
     this.metrics.dependencyUp.set({ dependency: 'database_replica' }, 0);
-    this.state.failed(error);
+    this.states.replica.failed(error);
   }
 
   /** Probes the replica now and every second: the state log, the up gauge, the lag, and its return after an outage. */
@@ -231,7 +236,7 @@ class Replica {
       this.metrics.replicaLagSeconds.set(lagSeconds);
       this.up = true;
       this.metrics.dependencyUp.set({ dependency: 'database_replica' }, 1);
-      this.state.recovered();
+      this.states.replica.recovered();
     } catch (error) {
       if (!this.stopped) this.failed(error);
     } finally {
