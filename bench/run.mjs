@@ -5,7 +5,7 @@
 // Options: --quick            scaled-down run (< 2 minutes)
 //          --no-build         use the existing dist/ instead of `npm run build`
 //          --only=a,b         run only these scenarios: relay, lowrate, latency, throughput,
-//                             sweep, history, sockets, redis, events
+//                             sweep, history, sockets, redis, events, replica
 //          --events-rounds=N  rounds of the events scenario (default 3 full, 2 quick)
 //          --generators=N     load-generator processes (default 3)
 //          --profile          CPU-profile the single-instance service during the
@@ -27,6 +27,7 @@ import { concat, round, summarize } from './lib/stats.mjs';
 import { signToken } from './lib/tokens.mjs';
 import { renderMarkdown, renderTable, updatePerformanceDoc } from './lib/report.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
+import { renderReplica, runReplicaScenario } from './lib/replica-scenario.mjs';
 
 const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(`--${name}`);
@@ -62,6 +63,7 @@ const PLAN = QUICK
       sockets: { count: 2000, generators: 2 },
       redis: { pairs: 100, inflight: 4, warmupMs: 2000, durationMs: 3000 },
       events: { pairs: 100, inflight: 4, warmupMs: 1000, durationMs: 3000, rounds: Number(option('events-rounds') ?? 2) },
+      replica: { concurrency: 16, pageSize: 50, warmupMs: 500, durationMs: 2000, rounds: 2, writeRate: 300 },
     }
   : {
       mode: 'full',
@@ -87,6 +89,7 @@ const PLAN = QUICK
       sockets: { count: 50_000, generators: 5 },
       redis: { pairs: 200, inflight: 4, warmupMs: 3000, durationMs: 10_000 },
       events: { pairs: 100, inflight: 4, warmupMs: 2000, durationMs: 8000, rounds: Number(option('events-rounds') ?? 3) },
+      replica: { concurrency: 16, pageSize: 50, warmupMs: 1000, durationMs: 5000, rounds: 3, writeRate: 300 },
     };
 
 const started = performance.now();
@@ -132,6 +135,7 @@ async function main() {
   if (wants('sockets')) await runSockets(baseEnv);
   if (wants('redis')) await runRedis(baseEnv);
   if (wants('events')) await runEvents(baseEnv);
+  if (wants('replica')) results.replica = await runReplicaScenario({ pool, log, baseEnv, jwtSecret: JWT_SECRET, plan: PLAN.replica, mulberry32 });
 
   results.summary = summary();
   results.meta.interference = interference();
@@ -796,7 +800,7 @@ function writeResults() {
   // The required top-level keys first, then everything measured.
   const json = { ...results.summary, meta: results.meta, plan: results.plan, details: { ...results, summary: undefined, meta: undefined, plan: undefined } };
   writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
-  const markdown = renderMarkdown(results);
+  const markdown = renderMarkdown(results) + (results.replica ? renderReplica(results.replica) : '');
   writeFileSync(`${base}.md`, markdown);
   log(`results: ${path.relative(ROOT, base)}.json and .md`);
   if (PLAN.mode === 'full' && !ONLY && !flag('no-docs')) {

@@ -21,6 +21,7 @@ export const environmentSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   DATABASE_POOL_SIZE: positiveInt.max(200).default(10),
+  DATABASE_READ_URL: url(['postgres:', 'postgresql:']).optional(),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   SOCKET_ADAPTER: z.enum(['redis', 'redis-streams']).default('redis'),
   CONNECTIONS_GRPC_URL: hostPort.optional(),

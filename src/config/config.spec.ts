@@ -51,6 +51,7 @@ describe('loadConfig', () => {
     ['PORT', '70000'],
     ['GRPC_PORT', '-1'],
     ['DATABASE_URL', 'mysql://x'],
+    ['DATABASE_READ_URL', 'replica:5432'],
     ['REDIS_URL', 'not a url'],
     ['CONNECTIONS_GRPC_URL', 'http://host'],
     ['JWT_SECRET', 'short'],
@@ -105,6 +106,13 @@ describe('loadConfig', () => {
 
   it('keeps the embedded default outside production', () => {
     for (const NODE_ENV of ['development', 'test']) expect(problemsOf({ NODE_ENV })).toEqual([]);
+  });
+
+  it('takes a read replica only beside DATABASE_URL (the embedded PostgreSQL has none)', () => {
+    expect(problemsOf({ DATABASE_READ_URL: 'postgresql://replica/messaging' }).join()).toContain('DATABASE_READ_URL: needs DATABASE_URL');
+    const config = loadConfig({ DATABASE_URL: 'postgresql://primary/messaging', DATABASE_READ_URL: 'postgresql://replica/messaging' });
+    expect(config.databaseReadUrl).toBe('postgresql://replica/messaging');
+    expect(loadConfig({}).databaseReadUrl).toBeUndefined();
   });
 
   it('refuses two keys at once', () => {

@@ -10,6 +10,8 @@ export interface AppConfig {
   host: string;
   databaseUrl?: string;
   databasePoolSize: number;
+  /** A streaming replica of databaseUrl for history and lists (CONTRACT §4.2); its pool has databasePoolSize connections too. */
+  databaseReadUrl?: string;
   redisUrl?: string;
   socketAdapter: Environment['SOCKET_ADAPTER'];
   connectionsGrpcUrl?: string;
@@ -58,6 +60,8 @@ export function loadConfig(source: NodeJS.ProcessEnv): AppConfig {
   const production = env.NODE_ENV === 'production';
   const problems: string[] = [];
   if (env.JWT_SECRET && env.JWT_PUBLIC_KEY) problems.push('JWT_SECRET and JWT_PUBLIC_KEY: set only one of them');
+  // The embedded PostgreSQL has no replicas: a read URL beside it would be some other database.
+  if (env.DATABASE_READ_URL && !env.DATABASE_URL) problems.push('DATABASE_READ_URL: needs DATABASE_URL (a replica of the embedded PostgreSQL cannot exist)');
   if (production) {
     problems.push(...missingInProduction({ databaseUrl: env.DATABASE_URL, connectionsGrpcUrl: env.CONNECTIONS_GRPC_URL, jwt: { secret: env.JWT_SECRET, publicKey: env.JWT_PUBLIC_KEY } }));
   }
@@ -70,6 +74,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): AppConfig {
     host: env.HOST,
     databaseUrl: env.DATABASE_URL,
     databasePoolSize: env.DATABASE_POOL_SIZE,
+    databaseReadUrl: env.DATABASE_READ_URL,
     redisUrl: env.REDIS_URL,
     socketAdapter: env.SOCKET_ADAPTER,
     connectionsGrpcUrl: env.CONNECTIONS_GRPC_URL,

@@ -3,8 +3,9 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import type { ConversationSummary } from '../contract/models.js';
 import { Prisma } from '../generated/prisma/client.js';
-import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
+import { statement } from '../infrastructure/prisma/hot-sql.js';
 import { PrismaService } from '../infrastructure/prisma/prisma.service.js';
+import { ReadSql } from '../infrastructure/prisma/read-sql.js';
 import { decodeMessage, iso, messageColumns } from '../messages/messages.repository.js';
 
 export interface ConversationRow {
@@ -71,7 +72,8 @@ export class ConversationsRepository {
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly sql: HotSql,
+    /** Lists: the replica when DATABASE_READ_URL is set (CONTRACT §4.2); membership lookups stay on the primary. */
+    private readonly reads: ReadSql,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.startedEvent = config.eventBusUrl ? STARTED_EVENT : Prisma.empty;
@@ -104,7 +106,7 @@ export class ConversationsRepository {
   }
 
   async listForUser(userId: string, after: ActivityCursor | undefined, limit: number): Promise<ConversationSummary[]> {
-    const rows = await this.sql.rows(LIST_FOR_USER, listParameters(userId, after, limit));
+    const rows = await this.reads.rows('list', LIST_FOR_USER, listParameters(userId, after, limit));
     return rows.map((row) => {
       const [conversationId, userA, userB, createdAt, updatedAt, unreadCount] = row as [string, string, string, string, string, number];
       const summary: ConversationSummary = { conversationId, participantIds: [userA, userB], createdAt, unreadCount, updatedAt };

@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/config.js';
 import type { Message } from '../contract/models.js';
 import type { Message as MessageRecord } from '../generated/prisma/client.js';
 import { HotSql, isUniqueViolation, statement, type HotStatement } from '../infrastructure/prisma/hot-sql.js';
+import { ReadSql } from '../infrastructure/prisma/read-sql.js';
 import type { BatchStore, InsertOutcome, NewMessage } from './send-pipeline.js';
 
 /** A timestamptz(3) as the contract's ISO 8601 UTC string, formatted by PostgreSQL (no Date on the way). */
@@ -250,6 +251,8 @@ export class MessagesRepository implements BatchStore {
 
   constructor(
     private readonly sql: HotSql,
+    /** History reads: the replica when DATABASE_READ_URL is set (CONTRACT §4.2); catch-up and writes stay on `sql`. */
+    private readonly reads: ReadSql,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     // The platform events are recorded only when there is an event bus (CONTRACT §1, §8).
@@ -308,8 +311,8 @@ export class MessagesRepository implements BatchStore {
   async history(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<Message[]> {
     const rows =
       beforeSeq === undefined
-        ? await this.sql.rows(HISTORY_LATEST, [conversationId, limit])
-        : await this.sql.rows(HISTORY_BEFORE, [conversationId, beforeSeq, limit]);
+        ? await this.reads.rows('history', HISTORY_LATEST, [conversationId, limit])
+        : await this.reads.rows('history', HISTORY_BEFORE, [conversationId, beforeSeq, limit]);
     return rows.map((row) => decodeMessage(row)!);
   }
 

@@ -7,6 +7,8 @@ import { PrismaService } from '../../src/infrastructure/prisma/prisma.service.js
 import { DependencyStates } from '../../src/infrastructure/observability/dependency-state.js';
 import { createLogger } from '../../src/infrastructure/observability/logger.js';
 import { HotSql } from '../../src/infrastructure/prisma/hot-sql.js';
+import { ReadSql } from '../../src/infrastructure/prisma/read-sql.js';
+import { Metrics } from '../../src/infrastructure/observability/metrics.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import type { InsertOutcome } from '../../src/messages/send-pipeline.js';
 import { messageText, userId } from './factories.js';
@@ -16,6 +18,8 @@ export interface TestDatabase {
   prisma: PrismaService;
   /** The driver path of the hot statements. */
   hot: HotSql;
+  /** The read path of history and lists (the primary here: no DATABASE_READ_URL). */
+  reads: ReadSql;
   conversations: ConversationsRepository;
   messages: MessagesRepository;
   /** A plain pg pool on the same database, for arrangements and checks the repositories do not offer. */
@@ -35,11 +39,13 @@ export function openDatabase(databaseUrl: string, poolSize = 20, options: { even
   const sql = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   sql.on('error', () => undefined);
   const hot = new HotSql(prisma);
+  const reads = new ReadSql(hot, config, new DependencyStates(createLogger('silent')), new Metrics());
   return {
     prisma,
     hot,
-    conversations: new ConversationsRepository(prisma, hot, config),
-    messages: new MessagesRepository(hot, config),
+    reads,
+    conversations: new ConversationsRepository(prisma, reads, config),
+    messages: new MessagesRepository(hot, reads, config),
     sql,
     close: async () => {
       await prisma.onApplicationShutdown();

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { inject } from 'vitest';
 import { signUserToken } from '../../src/auth/jwt-signer.js';
 import { startServer, type RunningServer } from '../../src/bootstrap.js';
@@ -46,9 +47,9 @@ async function testParts(env: Record<string, string>) {
  * The whole service on the run's database, on free ports, with a real gRPC Connections server
  * whose answers the test controls. `env` overrides any variable of CONTRACT §1.
  */
-export async function startTestApp(env: Record<string, string> = {}, options: { redis?: boolean } = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: { redis?: boolean; logger?: Logger } = {}): Promise<TestApp> {
   const { graph, connections, config, token } = await testParts({ ...(options.redis ? { REDIS_URL } : {}), ...env });
-  const server = await startServer(config, createLogger(config.logLevel));
+  const server = await startServer(config, options.logger ?? createLogger(config.logLevel));
   return {
     server,
     graph,

@@ -45,6 +45,33 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  readonly reads = new Counter({
+    name: 'messaging_reads_total',
+    help: 'History pages and conversation lists answered, by read (history, list) and by the database that answered (primary, replica)',
+    labelNames: ['read', 'target'] as const,
+    registers: [this.registry],
+  });
+  readonly replicaFallbacks = new Counter({
+    name: 'messaging_replica_fallbacks_total',
+    help: 'Reads answered by the primary although DATABASE_READ_URL is set, by reason: behind (the replica had not replayed the primary position of the request start), error (it failed or timed out), down (its last probe failed)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly replicaLagBytes = new Gauge({
+    name: 'messaging_replica_lag_bytes',
+    help: 'WAL bytes between the primary position a read needed and what the replica had replayed, at the last read that asked it (0: caught up)',
+    registers: [this.registry],
+  });
+  readonly replicaLagSeconds = new Gauge({
+    name: 'messaging_replica_lag_seconds',
+    help: 'Replay lag of the replica at its last probe or read: age of its last replayed transaction while it has received WAL it has not replayed, 0 otherwise',
+    registers: [this.registry],
+  });
+  readonly primaryPositionQueries = new Counter({
+    name: 'messaging_replica_primary_position_queries_total',
+    help: 'Reads of the primary WAL position for replica reads (one serves every read that began before it was sent)',
+    registers: [this.registry],
+  });
   readonly connectionsCalls = new Counter({
     name: 'messaging_connections_calls_total',
     help: 'Connections service checks by result: connected, not_connected, cache_hit, error, timeout, breaker_open, revoked (a connection.removed event)',
@@ -111,7 +138,7 @@ export class Metrics {
 
   readonly dependencyUp = new Gauge({
     name: 'messaging_dependency_up',
-    help: 'Whether a dependency answered the last readiness probe (1) or not (0): database, redis (absent when not configured)',
+    help: 'Whether a dependency answered its last probe (1) or not (0): database, redis, database_replica (absent when not configured; the replica is not part of readiness)',
     labelNames: ['dependency'] as const,
     registers: [this.registry],
   });

@@ -1,0 +1,2 @@
+// The bench starts the same primary and replica (bench/lib/replicated-postgres.mjs, the one copy).
+export { startReplicatedPostgres, type ReplicatedPostgres } from '../../bench/lib/replicated-postgres.mjs';
