@@ -5,7 +5,7 @@
 // Options: --quick            scaled-down run (< 2 minutes)
 //          --no-build         use the existing dist/ instead of `npm run build`
 //          --only=a,b         run only these scenarios: relay, lowrate, latency, throughput,
-//                             sweep, history, sockets, redis
+//                             sweep, history, sockets, redis, cluster
 //          --generators=N     load-generator processes (default 3)
 //          --profile          CPU-profile the single-instance service during the
 //                             closed-loop steps (bench/results/profiles/)
@@ -59,6 +59,7 @@ const PLAN = QUICK
       history: { concurrency: 16, pageSize: 50, warmupMs: 1000, durationMs: 2500 },
       sockets: { count: 2000, generators: 2 },
       redis: { pairs: 100, inflight: 4, warmupMs: 2000, durationMs: 3000 },
+      cluster: { instances: [2, 3], rounds: 2, pairs: 100, inflight: 4, warmupMs: 1500, durationMs: 3000 },
     }
   : {
       mode: 'full',
@@ -83,6 +84,7 @@ const PLAN = QUICK
       history: { concurrency: 16, pageSize: 50, warmupMs: 2000, durationMs: 10_000 },
       sockets: { count: 50_000, generators: 5 },
       redis: { pairs: 200, inflight: 4, warmupMs: 3000, durationMs: 10_000 },
+      cluster: { instances: [2, 3], rounds: 3, pairs: 200, inflight: 4, warmupMs: 3000, durationMs: 8000 },
     };
 
 const started = performance.now();
@@ -123,6 +125,7 @@ async function main() {
   if (wants('history')) await runHistory({ ...baseEnv });
   if (wants('sockets')) await runSockets(baseEnv);
   if (wants('redis')) await runRedis(baseEnv);
+  if (wants('cluster')) await runRedisCluster(baseEnv, graph);
 
   results.summary = summary();
   results.meta.interference = interference();
@@ -572,6 +575,100 @@ async function runRedis(baseEnv) {
   await two.stop();
 }
 
+/**
+ * The Socket.IO adapter across 2 and 3 instances: one Redis (pub/sub adapter) against a Redis
+ * Cluster of 3 masters + 3 replicas (sharded adapter), each on redis-server processes of the
+ * bench's own. Pair i has its sockets on instances i and i + 1 (mod n), so every message crosses
+ * instances. The machine is shared, so the two are measured A/B interleaved (the order flips every
+ * round), each round on fresh instances and fresh users, and the medians are reported.
+ */
+async function runRedisCluster(baseEnv, graph) {
+  const spec = PLAN.cluster;
+  log(`Redis Cluster (sharded pub/sub) vs one Redis (pub/sub), ${spec.instances.join(' and ')} instances, ${spec.rounds} interleaved rounds`);
+  const { startRedisCluster } = await import('../test/support/redis-cluster.mjs');
+  const { startPrivateRedisServer } = await import('./lib/redis-server.mjs');
+  const single = await startPrivateRedisServer();
+  cleanups.push(() => single.stop());
+  const cluster = await startRedisCluster();
+  cleanups.push(() => cluster.stop());
+  const targets = {
+    single: { env: { REDIS_URL: single.url }, pids: [single.pid] },
+    sharded: { env: { REDIS_CLUSTER_URLS: cluster.seeds }, pids: cluster.pids() },
+  };
+  const runs = [];
+  let set = 0;
+  for (const instances of spec.instances) {
+    for (let round = 0; round < spec.rounds; round++) {
+      for (const adapter of round % 2 === 0 ? ['single', 'sharded'] : ['sharded', 'single']) {
+        const services = [];
+        // A longer Connections deadline: fresh instances on a shared machine, each pair's first check is a call.
+        const env = { ...baseEnv, ...targets[adapter].env, CONNECTIONS_TIMEOUT_MS: '1500' };
+        for (let i = 0; i < instances; i++) services.push(await startService({ name: `${adapter}-${instances}-${i}`, env }));
+        const stopServices = () => Promise.all(services.map((service) => service.stop()));
+        cleanups.push(stopServices);
+        // Fresh users each time (nothing left to catch up on); a set whose connection failed (the
+        // Connections deadline passed on a busy machine) is tried again with new users.
+        let name;
+        for (let attempt = 1; ; attempt++) {
+          name = `cluster${set++}`;
+          const prefix = `${name}-`;
+          for (let i = 0; i < spec.pairs; i++) graph.connect(...pairUsers(prefix, i));
+          try {
+            await pool.each('connectPairs', (g) => ({
+              set: name,
+              mode: 'service',
+              secret: JWT_SECRET,
+              concurrency: 10,
+              pairs: pairsFor(g, spec.pairs, prefix).map((pair, k) => {
+                const index = g + k * pool.size;
+                return { ...pair, urlA: services[index % instances].url, urlB: services[(index + 1) % instances].url };
+              }),
+            }));
+            break;
+          } catch (error) {
+            await closeSet(name);
+            if (attempt === 3) throw error;
+            log(`  connecting the pairs failed (${error.message.slice(0, 120)}); again in 6 s, with new users`);
+            await sleep(6000);
+          }
+        }
+        const pids = { service: services.map((service) => service.pid), generators: pool.pids(), redis: targets[adapter].pids };
+        const run = await closedLoop(name, spec, pids, false);
+        describeRun(`${instances} instances, ${adapter === 'single' ? 'one Redis' : 'Redis Cluster (sharded)'}, round ${round + 1}`, run);
+        runs.push({ instances, adapter, round, ...run });
+        await closeSet(name);
+        await stopServices();
+      }
+    }
+  }
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted.length ? round(sorted[Math.floor((sorted.length - 1) / 2)], 2) : null;
+  };
+  const summaryOf = (instances, adapter) => {
+    const chosen = runs.filter((run) => run.instances === instances && run.adapter === adapter);
+    return {
+      instances,
+      adapter,
+      rounds: chosen.length,
+      msgPerSec: median(chosen.map((run) => run.msgPerSec)),
+      msgPerSecPerRound: chosen.map((run) => run.msgPerSec),
+      p50Ms: median(chosen.map((run) => run.latency.p50Ms)),
+      p95Ms: median(chosen.map((run) => run.latency.p95Ms)),
+      p99Ms: median(chosen.map((run) => run.latency.p99Ms)),
+      serviceCpuMicrosPerMessage: median(chosen.map((run) => run.serverCpuMicrosPerMessage)),
+      redisCores: median(chosen.map((run) => run.cpu.redisCores)),
+      otherCores: median(chosen.map((run) => run.cpu.otherCores)),
+    };
+  };
+  const table = spec.instances.flatMap((instances) => ['single', 'sharded'].map((adapter) => summaryOf(instances, adapter)));
+  log('  medians (instances, adapter: msg/s, p50/p95/p99 ms, service CPU µs/msg over all instances, Redis cores, cores busy outside the bench):');
+  for (const row of table) log(`    ${row.instances} × ${row.adapter}: ${row.msgPerSec} msg/s ${JSON.stringify(row.msgPerSecPerRound)}, ${row.p50Ms}/${row.p95Ms}/${row.p99Ms} ms, ${row.serviceCpuMicrosPerMessage} µs/msg, redis ${row.redisCores}, other ${row.otherCores}`);
+  results.cluster = { plan: spec, redisVersion: (await import('../test/support/redis-cluster.mjs').then((m) => m.redisServerVersion())).join('.'), summary: table, runs };
+  await cluster.stop();
+  await single.stop();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Results
 
@@ -671,6 +768,7 @@ function summary() {
       bareRelayRssKiBPerSocket: results.sockets.bareRelay?.rssKiBPerSocket ?? null,
       bareRelayHeapKiBPerSocket: results.sockets.bareRelay?.heapKiBPerSocket ?? null,
     },
+    redisCluster: results.cluster?.summary,
     twoInstances: results.redis && {
       msgPerSec: results.redis.twoInstances.msgPerSec,
       p99Ms: results.redis.twoInstances.latency.p99Ms,

@@ -4,6 +4,8 @@ export interface TestRedisCluster {
   /** The value for REDIS_CLUSTER_URLS: every node as a seed. */
   seeds: string;
   dir: string;
+  /** Process ids of the live nodes (for CPU accounting). */
+  pids(): number[];
   /** Ports of the live masters, as the first live node sees the cluster. */
   masters(): Promise<number[]>;
   /** The port of the master serving `key`'s slot. */

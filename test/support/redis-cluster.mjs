@@ -156,6 +156,10 @@ export async function startRedisCluster({ masters = 3, replicasPerMaster = 1, no
       /** The value for REDIS_CLUSTER_URLS: every node as a seed. */
       seeds: nodes.map((node) => node.url).join(','),
       dir,
+      /** Process ids of the live nodes (for CPU accounting). */
+      pids() {
+        return [...children.values()].map((child) => child.pid);
+      },
       /** Ports of the live masters, as the first live node sees the cluster. */
       async masters() {
         return (await view(live()[0])).filter((node) => node.master && !node.failed && children.has(node.port)).map((node) => node.port);
