@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdapterCluster, AdapterRedis, closeRedis, redisAdapter, redisClusterAdapter } from '../../src/websocket/redis-adapter.js';
+import { type AdapterCluster, AdapterRedis, closeRedis, redisAdapter, redisClusterAdapter } from '../../src/websocket/redis-adapter.js';
 import { pollUntil, startPrivateRedis, type PrivateRedis } from '../support/processes.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.mjs';
 
