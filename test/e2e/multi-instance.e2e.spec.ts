@@ -200,6 +200,13 @@ describe('two instances on a Redis Cluster', () => {
     // Another user's room saw no subscriber on the way: only the instances holding a user listen for it.
     expect(await shardSubscribers(room(userId('nobody')))).toBe(0);
 
+    // Readiness covers the cluster (CONTRACT §6).
+    for (const url of ctx.cluster.urls) {
+      const response = await fetch(`${url}/health/ready`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ ready: true, checks: { database: 'up', redis: 'up' } });
+    }
+
     // The "connected" answer of the pair, shared by both instances, is a key of the cluster.
     const cached: string[] = [];
     for (const master of redis.nodes('master')) cached.push(...(await master.keys('messaging:connected:*')).filter((key) => key.includes(alice)));

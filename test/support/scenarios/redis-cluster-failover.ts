@@ -77,6 +77,8 @@ export async function redisClusterFailover(options: RedisClusterFailoverOptions)
     });
     // Sends went on being acknowledged from the database while the master was away.
     expect(during.count).toBeGreaterThan(0);
+    // Readiness covers the cluster (CONTRACT §6): it said so while a master's slots had none.
+    expect(notReady).toBeGreaterThan(0);
     expect(resumedMs).toBeLessThan(15_000);
     expect(readyMs).toBeLessThan(15_000);
     expect(lost).toBe(0);
