@@ -5,7 +5,7 @@
 // Options: --quick            scaled-down run (< 2 minutes)
 //          --no-build         use the existing dist/ instead of `npm run build`
 //          --only=a,b         run only these scenarios: relay, lowrate, latency, throughput,
-//                             sweep, history, sockets, redis, events, replica
+//                             sweep, history, sockets, redis, events, replica, cluster
 //          --events-rounds=N  rounds of the events scenario (default 3 full, 2 quick)
 //          --generators=N     load-generator processes (default 3)
 //          --profile          CPU-profile the single-instance service during the
@@ -64,6 +64,7 @@ const PLAN = QUICK
       redis: { pairs: 100, inflight: 4, warmupMs: 2000, durationMs: 3000 },
       events: { pairs: 100, inflight: 4, warmupMs: 1000, durationMs: 3000, rounds: Number(option('events-rounds') ?? 2) },
       replica: { concurrency: 16, pageSize: 50, warmupMs: 500, durationMs: 2000, rounds: 2, writeRate: 300 },
+      cluster: { instances: [2, 3], rounds: 2, pairs: 100, inflight: 4, warmupMs: 1500, durationMs: 3000 },
     }
   : {
       mode: 'full',
@@ -90,6 +91,7 @@ const PLAN = QUICK
       redis: { pairs: 200, inflight: 4, warmupMs: 3000, durationMs: 10_000 },
       events: { pairs: 100, inflight: 4, warmupMs: 2000, durationMs: 8000, rounds: Number(option('events-rounds') ?? 3) },
       replica: { concurrency: 16, pageSize: 50, warmupMs: 1000, durationMs: 5000, rounds: 3, writeRate: 300 },
+      cluster: { instances: [2, 3], rounds: 3, pairs: 200, inflight: 4, warmupMs: 3000, durationMs: 8000 },
     };
 
 const started = performance.now();
@@ -136,6 +138,7 @@ async function main() {
   if (wants('redis')) await runRedis(baseEnv);
   if (wants('events')) await runEvents(baseEnv);
   if (wants('replica')) results.replica = await runReplicaScenario({ pool, log, baseEnv, jwtSecret: JWT_SECRET, plan: PLAN.replica, mulberry32 });
+  if (wants('cluster')) await runRedisCluster(baseEnv, graph);
 
   results.summary = summary();
   results.meta.interference = interference();
@@ -669,6 +672,110 @@ function natsServerPid() {
   }
 }
 
+/**
+ * The Socket.IO adapter across 2 and 3 instances: one Redis (pub/sub adapter) against a Redis
+ * Cluster of 3 masters + 3 replicas (sharded adapter), each on redis-server processes of the
+ * bench's own. Pair i has its sockets on instances i and i + 1 (mod n), so every message crosses
+ * instances. The machine is shared, so the two are measured A/B interleaved (the order flips every
+ * round), each round on fresh instances and fresh users, and the medians are reported.
+ */
+async function runRedisCluster(baseEnv, graph) {
+  const spec = PLAN.cluster;
+  log(`Redis Cluster (sharded pub/sub) vs one Redis (pub/sub), ${spec.instances.join(' and ')} instances, ${spec.rounds} interleaved rounds`);
+  const { startRedisCluster } = await import('../test/support/redis-cluster.mjs');
+  const { startPrivateRedisServer } = await import('./lib/redis-server.mjs');
+  const single = await startPrivateRedisServer();
+  cleanups.push(() => single.stop());
+  const cluster = await startRedisCluster();
+  cleanups.push(() => cluster.stop());
+  const targets = {
+    single: { env: { REDIS_URL: single.url }, pids: [single.pid] },
+    sharded: { env: { REDIS_CLUSTER_URLS: cluster.seeds }, pids: cluster.pids() },
+  };
+  const runs = [];
+  let set = 0;
+  for (const instances of spec.instances) {
+    for (let round = 0; round < spec.rounds; round++) {
+      for (const adapter of round % 2 === 0 ? ['single', 'sharded'] : ['sharded', 'single']) {
+        const services = [];
+        // A longer Connections deadline: fresh instances on a shared machine, each pair's first check is a call.
+        const env = { ...baseEnv, ...targets[adapter].env, CONNECTIONS_TIMEOUT_MS: '1500' };
+        for (let i = 0; i < instances; i++) services.push(await startService({ name: `${adapter}-${instances}-${i}`, env }));
+        const stopServices = () => Promise.all(services.map((service) => service.stop()));
+        cleanups.push(stopServices);
+        // Fresh users each time (nothing left to catch up on); a set whose connection failed (the
+        // Connections deadline passed on a busy machine) is tried again with new users.
+        let name;
+        for (let attempt = 1; ; attempt++) {
+          name = `cluster${set++}`;
+          const prefix = `${name}-`;
+          for (let i = 0; i < spec.pairs; i++) graph.connect(...pairUsers(prefix, i));
+          try {
+            await pool.each('connectPairs', (g) => ({
+              set: name,
+              mode: 'service',
+              secret: JWT_SECRET,
+              concurrency: 10,
+              pairs: pairsFor(g, spec.pairs, prefix).map((pair, k) => {
+                const index = g + k * pool.size;
+                return { ...pair, urlA: services[index % instances].url, urlB: services[(index + 1) % instances].url };
+              }),
+            }));
+            break;
+          } catch (error) {
+            await closeSet(name);
+            if (attempt === 3) throw error;
+            log(`  connecting the pairs failed (${error.message.slice(0, 120)}); again in 6 s, with new users`);
+            await sleep(6000);
+          }
+        }
+        const pids = { service: services.map((service) => service.pid), generators: pool.pids(), redis: targets[adapter].pids };
+        const run = await closedLoop(name, spec, pids, false);
+        describeRun(`${instances} instances, ${adapter === 'single' ? 'one Redis' : 'Redis Cluster (sharded)'}, round ${round + 1}`, run);
+        runs.push({ instances, adapter, round, ...run });
+        await closeSet(name);
+        await stopServices();
+      }
+    }
+  }
+  const table = clusterSummary(spec.instances, runs);
+  log('  least disturbed round of each (instances × adapter: msg/s, p50/p95/p99 ms, CPU µs/msg of the instances and of Redis, cores busy outside the bench; msg/s of every round):');
+  for (const row of table) {
+    log(`    ${row.instances} × ${row.adapter}: ${row.msgPerSec} msg/s, ${row.p50Ms}/${row.p95Ms}/${row.p99Ms} ms, ${row.serviceCpuMicrosPerMessage} + ${row.redisCpuMicrosPerMessage} µs/msg, other ${row.otherCores}; rounds ${JSON.stringify(row.msgPerSecPerRound)}`);
+  }
+  results.cluster = { plan: spec, redisVersion: (await import('../test/support/redis-cluster.mjs').then((m) => m.redisServerVersion())).join('.'), summary: table, runs };
+  await cluster.stop();
+  await single.stop();
+}
+
+/**
+ * Per instance count and adapter, the round least disturbed by other work on the machine (fewest
+ * cores busy outside the bench), as the other scenarios keep their least disturbed attempt, with
+ * every round's rate beside it.
+ */
+function clusterSummary(instanceCounts, runs) {
+  return instanceCounts.flatMap((instances) =>
+    ['single', 'sharded'].map((adapter) => {
+      const chosen = runs.filter((run) => run.instances === instances && run.adapter === adapter);
+      const kept = chosen.reduce((a, b) => (b.cpu.otherCores < a.cpu.otherCores ? b : a));
+      return {
+        instances,
+        adapter,
+        rounds: chosen.length,
+        msgPerSec: kept.msgPerSec,
+        p50Ms: kept.latency.p50Ms,
+        p95Ms: kept.latency.p95Ms,
+        p99Ms: kept.latency.p99Ms,
+        serviceCpuMicrosPerMessage: kept.serverCpuMicrosPerMessage,
+        redisCpuMicrosPerMessage: kept.msgPerSec > 0 ? Math.round((kept.cpu.redisCores * 1e6) / kept.msgPerSec) : null,
+        otherCores: kept.cpu.otherCores,
+        msgPerSecPerRound: chosen.map((run) => run.msgPerSec),
+        otherCoresPerRound: chosen.map((run) => run.cpu.otherCores),
+      };
+    }),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Results
 
@@ -768,6 +875,7 @@ function summary() {
       bareRelayRssKiBPerSocket: results.sockets.bareRelay?.rssKiBPerSocket ?? null,
       bareRelayHeapKiBPerSocket: results.sockets.bareRelay?.heapKiBPerSocket ?? null,
     },
+    redisCluster: results.cluster?.summary,
     twoInstances: results.redis && {
       msgPerSec: results.redis.twoInstances.msgPerSec,
       p99Ms: results.redis.twoInstances.latency.p99Ms,

@@ -28,7 +28,7 @@ export class AppModule {
         ObservabilityModule.forRoot(logger),
         LifecycleModule.forRoot(lifecycle),
         PrismaModule,
-        RedisModule.forRoot(config.redisUrl),
+        RedisModule.forRoot(config),
         AuthModule,
         ConnectionsModule.forRoot(config.connectionsGrpcUrl),
         EventsModule,

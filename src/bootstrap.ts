@@ -6,7 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { AppModule, type ResolvedConfig } from './app.module.js';
 import { loadOrCreateDevSecret } from './auth/dev-secret.js';
-import { ConfigError, missingInProduction, type AppConfig } from './config/config.js';
+import { ConfigError, missingInProduction, sharesRedis, type AppConfig } from './config/config.js';
 import { grpcOptions } from './grpc/grpc-options.js';
 import { ReadinessService } from './http/readiness.service.js';
 import { ConnectionsGraph, DEMO_CONNECTIONS } from './infrastructure/embedded/connections-graph.js';
@@ -95,7 +95,7 @@ export async function startServer(config: AppConfig, logger: Logger = createLogg
     app.useWebSocketAdapter(ioAdapter);
     app.connectMicroservice(grpcOptions(resolved.host, resolved.grpcPort, lifecycle, app.get(ReadinessService, { strict: false })), { inheritAppConfig: true });
     await app.init();
-    if (resolved.redisUrl && !(await ioAdapter.redisReady(ADAPTER_REDIS_WAIT_MS))) {
+    if (sharesRedis(resolved) && !(await ioAdapter.redisReady(ADAPTER_REDIS_WAIT_MS))) {
       logger.warn('Redis is not reachable yet: broadcasts stay on this instance until it is');
     }
     await app.startAllMicroservices();

@@ -23,6 +23,12 @@ export const environmentSchema = z.object({
   DATABASE_POOL_SIZE: positiveInt.max(200).default(10),
   DATABASE_READ_URL: url(['postgres:', 'postgresql:']).optional(),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  // Seed nodes of a Redis Cluster: at least one reachable seed is enough, the client discovers the rest.
+  REDIS_CLUSTER_URLS: z
+    .string()
+    .transform((value) => value.split(',').map((seed) => seed.trim()).filter(Boolean))
+    .pipe(z.array(url(['redis:', 'rediss:'])).min(1, 'must list at least one redis://host:port'))
+    .optional(),
   SOCKET_ADAPTER: z.enum(['redis', 'redis-streams']).default('redis'),
   CONNECTIONS_GRPC_URL: hostPort.optional(),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),

@@ -53,6 +53,8 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://x'],
     ['DATABASE_READ_URL', 'replica:5432'],
     ['REDIS_URL', 'not a url'],
+    ['REDIS_CLUSTER_URLS', 'redis://a:7000,http://b:7001'],
+    ['REDIS_CLUSTER_URLS', ' , '],
     ['CONNECTIONS_GRPC_URL', 'http://host'],
     ['JWT_SECRET', 'short'],
     ['JWT_PUBLIC_KEY', 'not a pem'],
@@ -117,6 +119,13 @@ describe('loadConfig', () => {
 
   it('refuses two keys at once', () => {
     expect(problemsOf({ JWT_SECRET: SECRET, JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----' }).join()).toContain('JWT_SECRET');
+  });
+
+  it('refuses one Redis and a Redis Cluster at once, and the streams adapter on a cluster', () => {
+    const cluster = 'redis://10.0.0.1:7000, redis://10.0.0.2:7000';
+    expect(problemsOf({ REDIS_URL: 'redis://one:6379', REDIS_CLUSTER_URLS: cluster }).join()).toMatch(/^REDIS_URL and REDIS_CLUSTER_URLS/);
+    expect(problemsOf({ REDIS_CLUSTER_URLS: cluster, SOCKET_ADAPTER: 'redis-streams' }).join()).toMatch(/^SOCKET_ADAPTER/);
+    expect(loadConfig({ REDIS_CLUSTER_URLS: cluster }).redisClusterUrls).toEqual(['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000']);
   });
 
   it('reads the origin allow-list exactly', () => {

@@ -13,6 +13,8 @@ export interface AppConfig {
   /** A streaming replica of databaseUrl for history and lists (CONTRACT §4.2); its pool has databasePoolSize connections too. */
   databaseReadUrl?: string;
   redisUrl?: string;
+  /** Seed nodes of a Redis Cluster (REDIS_CLUSTER_URLS), instead of redisUrl: sharded pub/sub, cache in the cluster. */
+  redisClusterUrls?: string[];
   socketAdapter: Environment['SOCKET_ADAPTER'];
   connectionsGrpcUrl?: string;
   jwt: { secret?: string; publicKey?: string; issuer?: string; audience?: string };
@@ -62,6 +64,10 @@ export function loadConfig(source: NodeJS.ProcessEnv): AppConfig {
   if (env.JWT_SECRET && env.JWT_PUBLIC_KEY) problems.push('JWT_SECRET and JWT_PUBLIC_KEY: set only one of them');
   // The embedded PostgreSQL has no replicas: a read URL beside it would be some other database.
   if (env.DATABASE_READ_URL && !env.DATABASE_URL) problems.push('DATABASE_READ_URL: needs DATABASE_URL (a replica of the embedded PostgreSQL cannot exist)');
+  if (env.REDIS_URL && env.REDIS_CLUSTER_URLS) problems.push('REDIS_URL and REDIS_CLUSTER_URLS: set only one of them (one Redis, or a Redis Cluster)');
+  if (env.REDIS_CLUSTER_URLS && present.SOCKET_ADAPTER === 'redis-streams') {
+    problems.push('SOCKET_ADAPTER: redis-streams needs REDIS_URL; on a Redis Cluster (REDIS_CLUSTER_URLS) the Socket.IO adapter is sharded pub/sub');
+  }
   if (production) {
     problems.push(...missingInProduction({ databaseUrl: env.DATABASE_URL, connectionsGrpcUrl: env.CONNECTIONS_GRPC_URL, jwt: { secret: env.JWT_SECRET, publicKey: env.JWT_PUBLIC_KEY } }));
   }
@@ -76,6 +82,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): AppConfig {
     databasePoolSize: env.DATABASE_POOL_SIZE,
     databaseReadUrl: env.DATABASE_READ_URL,
     redisUrl: env.REDIS_URL,
+    redisClusterUrls: env.REDIS_CLUSTER_URLS,
     socketAdapter: env.SOCKET_ADAPTER,
     connectionsGrpcUrl: env.CONNECTIONS_GRPC_URL,
     jwt: { secret: env.JWT_SECRET, publicKey: env.JWT_PUBLIC_KEY, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
@@ -120,4 +127,9 @@ function corsPolicy(raw: string | undefined, production: boolean): CorsPolicy {
   if (raw === undefined) return production ? { kind: 'list', origins: [] } : { kind: 'any' };
   if (raw.trim() === '*') return { kind: 'any' };
   return { kind: 'list', origins: raw.split(',').map((origin) => origin.trim()).filter(Boolean) };
+}
+
+/** Whether the instances share a Redis (one, or a cluster): the adapter and the cache then live there. */
+export function sharesRedis(config: Pick<AppConfig, 'redisUrl' | 'redisClusterUrls'>): boolean {
+  return config.redisUrl !== undefined || config.redisClusterUrls !== undefined;
 }

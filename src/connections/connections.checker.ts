@@ -10,8 +10,7 @@ import { RedisTtlCache } from '../infrastructure/cache/redis-ttl-cache.js';
 import { DependencyStates, type DependencyStateLogger } from '../infrastructure/observability/dependency-state.js';
 import { BREAKER_STATE, Metrics } from '../infrastructure/observability/metrics.js';
 import { traced } from '../infrastructure/observability/tracing.js';
-import { REDIS, reportRedisState, type OptionalRedis } from '../infrastructure/redis/redis.module.js';
-import type { Redis } from 'ioredis';
+import { REDIS, reportRedisState, subscriberOf, type OptionalRedis, type SharedRedis } from '../infrastructure/redis/redis.module.js';
 import { ConnectionsGrpcClient } from './connections.grpc-client.js';
 
 export const CONNECTIONS_URL = Symbol('CONNECTIONS_URL');
@@ -40,8 +39,8 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
   /** Bumped by each revocation; a lookup compares it with the pair's revocation (see `revoke`). */
   private epoch = 0;
   private readonly revokedAt = new Map<string, number>();
-  private readonly subscriber?: Redis;
-  private readonly sharedRedis?: Redis;
+  private readonly subscriber?: SharedRedis;
+  private readonly sharedRedis?: SharedRedis;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -70,7 +69,7 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
     this.breaker.on('close', () => metrics.breakerState.set(BREAKER_STATE.closed));
     if (redis && config.eventBusUrl) {
       // Revocations from the event bus reach one instance (one durable consumer); it passes them on.
-      const subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, connectionName: 'messaging-revocations' });
+      const subscriber = subscriberOf(redis, 'messaging-revocations');
       reportRedisState(subscriber, states.of('redis (messaging-revocations)'));
       subscriber.on('message', (_channel: string, text: string) => {
         const pair = parsePair(text);

@@ -3,7 +3,7 @@ import { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
 import { DependencyStates, type DependencyStateLogger } from '../infrastructure/observability/dependency-state.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
 import { DATABASE_DEPENDENCY, PrismaService } from '../infrastructure/prisma/prisma.service.js';
-import { REDIS, type OptionalRedis } from '../infrastructure/redis/redis.module.js';
+import { REDIS, redisAnswers, type OptionalRedis } from '../infrastructure/redis/redis.module.js';
 
 export type CheckResult = 'up' | 'down' | 'not configured';
 export interface Readiness {
@@ -52,7 +52,7 @@ export class ReadinessService implements OnApplicationBootstrap, BeforeApplicati
   async check(): Promise<Readiness> {
     const [database, redis] = await Promise.all([
       probe(() => this.prisma.ping(), this.databaseState),
-      this.redis ? probe(() => this.redis!.ping(), this.redisState) : Promise.resolve<CheckResult>('not configured'),
+      this.redis ? probe(() => redisAnswers(this.redis!), this.redisState) : Promise.resolve<CheckResult>('not configured'),
     ]);
     const shuttingDown = this.lifecycle.shuttingDown;
     return { ready: !shuttingDown && database === 'up' && redis !== 'down', shuttingDown, checks: { database, redis } };

@@ -5,21 +5,21 @@ import type { AppConfig, CorsPolicy } from '../config/config.js';
 import type { AckResult } from '../contract/socket-contract.js';
 import { DependencyStates } from '../infrastructure/observability/dependency-state.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
-import { reportRedisState } from '../infrastructure/redis/redis.module.js';
+import { clusterSeeds, reportRedisState } from '../infrastructure/redis/redis.module.js';
 import { coalesceWrites } from './coalesced-writes.js';
-import { allReady, closeRedis, redisAdapter, type AdapterRedis } from './redis-adapter.js';
+import { allReady, closeRedis, redisAdapter, redisClusterAdapter, type AdapterCluster, type AdapterRedis } from './redis-adapter.js';
 
 /** CONTRACT §3: a larger frame closes that one socket. */
 export const MAX_FRAME_BYTES = 64 * 1024;
 
 /**
  * Socket.IO server options of the contract, and the Redis adapter that makes rooms (and so every
- * broadcast) span all instances when REDIS_URL is set. It also carries the Socket.IO side of
+ * broadcast) span all instances when REDIS_URL (or REDIS_CLUSTER_URLS: sharded pub/sub) is set. It also carries the Socket.IO side of
  * shutdown (CONTRACT §7): refusing new events while received ones drain, then closing the
  * connections so that clients reconnect to another instance.
  */
 export class MessagingIoAdapter extends IoAdapter {
-  private readonly redisClients: AdapterRedis[] = [];
+  private readonly redisClients: (AdapterRedis | AdapterCluster)[] = [];
   private readonly servers: Server[] = [];
   private refusing = false;
   /** Every packet of every socket passes here first: one shared function, not one per socket. */
@@ -42,8 +42,8 @@ export class MessagingIoAdapter extends IoAdapter {
       cors: this.config.cors.kind === 'any' ? { origin: true, credentials: true } : { origin: this.config.cors.origins, credentials: true },
       allowRequest: (request, callback) => callback(null, isAllowedOrigin(this.config.cors, request.headers.origin)),
     } as ServerOptions) as Server;
-    if (this.config.redisUrl) {
-      server.adapter(this.redisAdapter(this.config.redisUrl));
+    if (this.config.redisUrl || this.config.redisClusterUrls) {
+      server.adapter(this.redisAdapter());
       this.app.get(Metrics, { strict: false }).adapterBacklog = () => this.redisClients.reduce((sum, client) => sum + client.unansweredCommands, 0);
     }
     server.of('/').on('connection', (socket: Socket) => socket.use(this.gate));
@@ -84,12 +84,17 @@ export class MessagingIoAdapter extends IoAdapter {
     for (const server of this.servers) for (const socket of server.of('/').sockets.values()) socket.conn.close();
   }
 
-  private redisAdapter(url: string) {
+  private redisAdapter() {
     const states = this.app.get(DependencyStates, { strict: false });
-    return redisAdapter(url, this.config.socketAdapter, (redis, name) => {
+    const onClient = (redis: AdapterRedis | AdapterCluster, name: string) => {
       reportRedisState(redis, states.of(`redis (${name})`));
       this.redisClients.push(redis);
-    });
+    };
+    if (this.config.redisClusterUrls) {
+      const { nodes, ...auth } = clusterSeeds(this.config.redisClusterUrls);
+      return redisClusterAdapter(nodes, auth, onClient);
+    }
+    return redisAdapter(this.config.redisUrl!, this.config.socketAdapter, onClient);
   }
 }
 

@@ -1,7 +1,8 @@
-import { createAdapter as createPubSubAdapter } from '@socket.io/redis-adapter';
+import { createAdapter as createPubSubAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type ClusterOptions } from 'ioredis';
 import type { Namespace } from 'socket.io';
+import { CLUSTER_SLOTS_REFRESH_MS } from '../infrastructure/redis/redis.module.js';
 
 /**
  * The Socket.IO Redis adapter's connections and their fault handling (docs/operations.md, "Redis
@@ -11,7 +12,10 @@ import type { Namespace } from 'socket.io';
  * opts)` publishes nothing when `opts.flags.local` is set (localWhileRedisIsAway).
  */
 
-type ClusterAdapter = ReturnType<ReturnType<typeof createPubSubAdapter>> | ReturnType<ReturnType<typeof createStreamsAdapter>>;
+type ClusterAdapter =
+  | ReturnType<ReturnType<typeof createPubSubAdapter>>
+  | ReturnType<ReturnType<typeof createStreamsAdapter>>
+  | ReturnType<ReturnType<typeof createShardedAdapter>>;
 type BroadcastOptions = Parameters<ClusterAdapter['broadcast']>[1];
 
 /**
@@ -42,37 +46,80 @@ const PUBLISH_STALL_MS = 1000;
 const MAX_UNANSWERED_COMMANDS = 10_000;
 
 /**
- * A connection whose failed commands never become unhandled rejections: the adapters publish
- * fire-and-forget (`pubClient.publish(...)` with nothing attached), and an unhandled rejection ends
- * a Node process. Callers that do await a command still see its error. It also knows which of its
- * commands still wait for an answer, and since when.
+ * The commands of one connection still waiting for their reply, and since when. It also keeps
+ * failed commands from becoming unhandled rejections: the adapters publish fire-and-forget
+ * (`pubClient.publish(...)` with nothing attached), and an unhandled rejection ends a Node process.
+ * Callers that do await a command still see its error.
  */
-export class AdapterRedis extends Redis {
+class UnansweredCommands {
   /** Send time of every command still waiting for its reply, in sending order. */
-  private readonly unanswered = new Map<number, number>();
+  private readonly sentAt = new Map<number, number>();
   private sent = 0;
 
-  override sendCommand(...args: Parameters<Redis['sendCommand']>): unknown {
-    const result = super.sendCommand(...args);
+  track<T>(result: T): T {
     if (result instanceof Promise) {
       const id = this.sent++;
-      this.unanswered.set(id, performance.now());
-      const settle = () => void this.unanswered.delete(id);
+      this.sentAt.set(id, performance.now());
+      const settle = () => void this.sentAt.delete(id);
       result.then(settle, settle);
     }
     return result;
+  }
+
+  get size(): number {
+    return this.sentAt.size;
+  }
+
+  /** No command has waited longer than PUBLISH_STALL_MS, nor too many. */
+  get flowing(): boolean {
+    if (this.sentAt.size >= MAX_UNANSWERED_COMMANDS) return false;
+    const oldest = this.sentAt.values().next();
+    return oldest.done === true || performance.now() - oldest.value < PUBLISH_STALL_MS;
+  }
+}
+
+/** What the adapter's fault handling needs of a connection, on one Redis or on a Redis Cluster. */
+export interface AdapterConnection {
+  readonly unansweredCommands: number;
+  /** Connected, and answering: no command has waited longer than PUBLISH_STALL_MS, nor too many. */
+  readonly answering: boolean;
+}
+
+/** A connection to one Redis that knows which of its commands still wait for an answer. */
+export class AdapterRedis extends Redis implements AdapterConnection {
+  private readonly unanswered = new UnansweredCommands();
+
+  override sendCommand(...args: Parameters<Redis['sendCommand']>): unknown {
+    return this.unanswered.track(super.sendCommand(...args));
   }
 
   get unansweredCommands(): number {
     return this.unanswered.size;
   }
 
-  /** Connected, and answering: no command has waited longer than PUBLISH_STALL_MS, nor too many. */
   get answering(): boolean {
-    if (this.status !== 'ready') return false;
-    if (this.unanswered.size >= MAX_UNANSWERED_COMMANDS) return false;
-    const oldest = this.unanswered.values().next();
-    return oldest.done === true || performance.now() - oldest.value < PUBLISH_STALL_MS;
+    return this.status === 'ready' && this.unanswered.flowing;
+  }
+}
+
+/**
+ * The same on a Redis Cluster. The cluster client stays ready while one master is gone (until its
+ * replica takes over); SPUBLISHes to that master's slots then wait or fail, and the stall check
+ * takes the instance to local-only broadcasts until they flow again.
+ */
+export class AdapterCluster extends Cluster implements AdapterConnection {
+  private readonly unanswered = new UnansweredCommands();
+
+  override sendCommand(...args: Parameters<Cluster['sendCommand']>): unknown {
+    return this.unanswered.track(super.sendCommand(...args));
+  }
+
+  get unansweredCommands(): number {
+    return this.unanswered.size;
+  }
+
+  get answering(): boolean {
+    return this.status === 'ready' && this.unanswered.flowing;
   }
 }
 
@@ -94,9 +141,38 @@ export function redisAdapter(url: string, kind: 'redis' | 'redis-streams', onCli
   return localWhileRedisIsAway(createPubSubAdapter(publisher, client('messaging-io-sub'), { key: 'messaging.io' }), publisher);
 }
 
+/**
+ * The adapter factory on a Redis Cluster: sharded pub/sub (SPUBLISH / SSUBSCRIBE, Redis ≥ 7).
+ * Each user room is a channel of its own ("dynamic" subscription mode), hashed to one shard: an
+ * instance subscribes to the rooms of the users it holds sockets of, so a broadcast to one user
+ * reaches only the instances that hold that user, through one master. The subscribing client keeps
+ * one connection per master (ioredis' `shardedSubscribers`) and moves the subscriptions of a failed
+ * master to its promoted replica. Both clients use ADAPTER_REDIS_OPTIONS on every node.
+ */
+export function redisClusterAdapter(
+  nodes: ClusterNode[],
+  auth: Pick<NonNullable<ClusterOptions['redisOptions']>, 'username' | 'password' | 'tls'>,
+  onClient: (redis: AdapterCluster, name: string) => void,
+) {
+  const client = (name: string, options: ClusterOptions = {}) => {
+    const cluster = new AdapterCluster(nodes, {
+      ...options,
+      enableOfflineQueue: true,
+      slotsRefreshInterval: CLUSTER_SLOTS_REFRESH_MS,
+      clusterRetryStrategy: ADAPTER_REDIS_OPTIONS.retryStrategy,
+      redisOptions: { ...auth, ...ADAPTER_REDIS_OPTIONS, connectionName: name },
+    });
+    onClient(cluster, name);
+    return cluster;
+  };
+  const publisher = client('messaging-io-spub');
+  const subscriber = client('messaging-io-ssub', { shardedSubscribers: true });
+  return localWhileRedisIsAway(createShardedAdapter(publisher, subscriber, { channelPrefix: 'messaging.io', subscriptionMode: 'dynamic' }), publisher);
+}
+
 /** Resolves true once every client is ready, or false after `timeoutMs`. */
-export async function allReady(clients: Redis[], timeoutMs: number): Promise<boolean> {
-  const ready = (client: Redis) => (client.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => client.once('ready', () => resolve())));
+export async function allReady(clients: (Redis | Cluster)[], timeoutMs: number): Promise<boolean> {
+  const ready = (client: Redis | Cluster) => (client.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => client.once('ready', () => resolve())));
   let timer: NodeJS.Timeout | undefined;
   const result = await Promise.race([
     Promise.all(clients.map(ready)).then(() => true),
@@ -114,7 +190,7 @@ export async function allReady(clients: Redis[], timeoutMs: number): Promise<boo
  * would hold even local delivery until its XADD is answered, and either adapter would queue every
  * broadcast in memory for as long as Redis is away. Server-side emits are dropped meanwhile.
  */
-export function localWhileRedisIsAway(factory: (nsp: Namespace) => ClusterAdapter, publisher: AdapterRedis) {
+export function localWhileRedisIsAway(factory: (nsp: Namespace) => ClusterAdapter, publisher: AdapterConnection) {
   // A plain function: Socket.IO calls the adapter constructor with `new`.
   return function (nsp: Namespace): ClusterAdapter {
     const adapter = factory(nsp);
@@ -137,7 +213,7 @@ export function localWhileRedisIsAway(factory: (nsp: Namespace) => ClusterAdapte
  * (an UNSUBSCRIBE issued by the adapter's close, say) would otherwise hold shutdown until the hard
  * deadline during a Redis outage.
  */
-export async function closeRedis(client: Redis): Promise<void> {
+export async function closeRedis(client: Redis | Cluster): Promise<void> {
   if (client.status === 'ready') {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([client.quit().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);

@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Actor } from '../common/actor.js';
+import type { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
 import type { RealtimeNotifier } from '../common/realtime-notifier.port.js';
 import type { Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from '../contract/models.js';
 import { userRoom, type MessagingServer } from './socket-types.js';
@@ -11,13 +13,24 @@ import { userRoom, type MessagingServer } from './socket-types.js';
 @Injectable()
 export class SocketNotifier implements RealtimeNotifier {
   private server?: MessagingServer;
+  /**
+   * On a Redis Cluster, an event for two users goes out as one broadcast per user room: the
+   * sharded adapter gives a room of its own shard channel only to single-room broadcasts, and a
+   * two-room one would go to the namespace's one channel, heard by every instance through one
+   * master (the ceiling sharding is there to lift). On one Redis, one broadcast costs one publish.
+   */
+  private readonly perRoom: boolean;
+
+  constructor(@Inject(APP_CONFIG) config: Pick<AppConfig, 'redisClusterUrls'>) {
+    this.perRoom = config.redisClusterUrls !== undefined;
+  }
 
   attach(server: MessagingServer): void {
     this.server = server;
   }
 
   newMessage(message: Message, recipientId: string, origin: Actor): void {
-    this.toUsersExceptOrigin([recipientId, origin.userId], origin)?.emit('newMessage', message);
+    for (const target of this.toUsersExceptOrigin([recipientId, origin.userId], origin)) target?.emit('newMessage', message);
   }
 
   messageDelivered(senderId: string, event: MessageDeliveredEvent): void {
@@ -25,7 +38,7 @@ export class SocketNotifier implements RealtimeNotifier {
   }
 
   messageRead(senderId: string, event: MessageReadEvent, origin: Actor): void {
-    this.toUsersExceptOrigin([senderId, origin.userId], origin)?.emit('messageRead', event);
+    for (const target of this.toUsersExceptOrigin([senderId, origin.userId], origin)) target?.emit('messageRead', event);
   }
 
   typing(toUserId: string, event: TypingEvent): void {
@@ -36,8 +49,12 @@ export class SocketNotifier implements RealtimeNotifier {
     this.server?.to(userRoom(toUserId)).emit('typingStopped', event);
   }
 
+  /** Each socket is in its own user's room only, so one broadcast per room reaches each socket once. */
   private toUsersExceptOrigin(userIds: string[], origin: Actor) {
-    const target = this.server?.to(userIds.map(userRoom));
-    return origin.socketId ? target?.except(origin.socketId) : target;
+    const rooms = [...new Set(userIds)].map(userRoom);
+    return (this.perRoom ? rooms.map((room) => [room]) : [rooms]).map((target) => {
+      const operator = this.server?.to(target);
+      return origin.socketId ? operator?.except(origin.socketId) : operator;
+    });
   }
 }

@@ -1,21 +1,35 @@
+import { Cluster } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Message } from '../../src/contract/models.js';
 import { clientMessageId, messageText, userId } from '../support/factories.js';
 import { pollUntil } from '../support/processes.js';
 import { settle, TestClient } from '../support/socket-client.js';
+import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.mjs';
 import { startCluster, type TestCluster } from '../support/test-app.js';
 
 /**
  * Several instances of the service on one database, one Redis and one Connections service, each
  * socket placed on the instance the test chooses: what a user sees must not depend on where their
- * sockets, or the other participant's, happen to be connected (CONTRACT §3.3).
+ * sockets, or the other participant's, happen to be connected (CONTRACT §3.3). Every part runs
+ * twice: on one Redis (REDIS_URL) and on a Redis Cluster of 3 masters and 3 replicas started for
+ * this file (REDIS_CLUSTER_URLS: sharded pub/sub, the cache in the cluster).
  */
-function useCluster(count: number, env: Record<string, string> = {}) {
+type SharedRedis = 'one Redis' | 'a Redis Cluster';
+const SHARED_REDIS: SharedRedis[] = ['one Redis', 'a Redis Cluster'];
+
+let redisCluster: Promise<TestRedisCluster> | undefined;
+/** The file's Redis Cluster, started by the first part that needs it. */
+const fileRedisCluster = () => (redisCluster ??= startRedisCluster());
+afterAll(async () => {
+  await (await redisCluster?.catch(() => undefined))?.stop();
+});
+
+function useCluster(count: number, env: Record<string, string> = {}, redis: SharedRedis = 'one Redis') {
   let cluster: TestCluster | undefined;
   const clients: TestClient[] = [];
   beforeAll(async () => {
-    cluster = await startCluster(count, env);
+    cluster = await startCluster(count, env, redis === 'a Redis Cluster' ? { redisCluster: (await fileRedisCluster()).seeds } : {});
   });
   afterAll(async () => {
     for (const client of clients) client.close();
@@ -84,8 +98,14 @@ async function counter(cluster: TestCluster, name: string): Promise<number> {
   return total;
 }
 
-describe.each(['redis', 'redis-streams'] as const)('two instances on the %s adapter', (adapter) => {
-  const ctx = useCluster(2, { SOCKET_ADAPTER: adapter });
+const ADAPTERS = [
+  { adapter: 'redis', redis: 'one Redis' },
+  { adapter: 'redis-streams', redis: 'one Redis' },
+  { adapter: 'sharded redis', redis: 'a Redis Cluster' },
+] as const;
+
+describe.each(ADAPTERS)('two instances on the $adapter adapter ($redis)', ({ adapter, redis }) => {
+  const ctx = useCluster(2, adapter === 'sharded redis' ? {} : { SOCKET_ADAPTER: adapter }, redis);
 
   it("delivers newMessage to the recipient and the sender's other sockets on the other instance, never to the sending socket", async () => {
     const { alice, bob, conversationId } = await ctx.pair();
@@ -146,9 +166,57 @@ describe.each(['redis', 'redis-streams'] as const)('two instances on the %s adap
   });
 });
 
-describe('three instances on the redis adapter', () => {
+describe('two instances on a Redis Cluster', () => {
+  const ctx = useCluster(2, {}, 'a Redis Cluster');
+  let redis: Cluster;
+  beforeAll(async () => {
+    const { nodes } = await fileRedisCluster();
+    redis = new Cluster(nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), { redisOptions: { maxRetriesPerRequest: 1 } });
+  });
+  afterAll(() => redis?.disconnect());
+  /** Subscribers of a shard channel, over every master (SHARDNUMSUB answers for its own node only). */
+  const shardSubscribers = async (channel: string) => {
+    let total = 0;
+    for (const master of redis.nodes('master')) total += Number(((await master.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1]);
+    return total;
+  };
+
+  it("puts each user's room on a shard channel of its own, subscribed by the instances holding that user's sockets only, and the Connections cache in the cluster", async () => {
+    const { alice, bob, conversationId } = await ctx.pair();
+    const b1 = await ctx.connect(bob, 1);
+    const a0 = await ctx.connect(alice, 0);
+    const room = (user: string) => `messaging.io#/#user:${user}#`;
+    const subscribers = (user: string, count: number) =>
+      pollUntil(`${count} instance(s) subscribed to ${user}'s channel`, async () => ((await shardSubscribers(room(user))) === count ? true : undefined), 5000);
+    await subscribers(bob, 1);
+    await subscribers(alice, 1);
+    const a1 = await ctx.connect(alice, 1);
+    await subscribers(alice, 2);
+
+    const { message } = await a0.ok('sendMessage', { conversationId, text: messageText() });
+    for (const client of [b1, a1]) await client.waitFor('newMessage', (m) => m.messageId === message.messageId);
+    a1.close();
+    await subscribers(alice, 1);
+    // Another user's room saw no subscriber on the way: only the instances holding a user listen for it.
+    expect(await shardSubscribers(room(userId('nobody')))).toBe(0);
+
+    // Readiness covers the cluster (CONTRACT §6).
+    for (const url of ctx.cluster.urls) {
+      const response = await fetch(`${url}/health/ready`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ ready: true, checks: { database: 'up', redis: 'up' } });
+    }
+
+    // The "connected" answer of the pair, shared by both instances, is a key of the cluster.
+    const cached: string[] = [];
+    for (const master of redis.nodes('master')) cached.push(...(await master.keys('messaging:connected:*')).filter((key) => key.includes(alice)));
+    expect(cached).toHaveLength(1);
+  });
+});
+
+describe.each(SHARED_REDIS)('three instances on %s', (redis) => {
   const TYPING_TIMEOUT_MS = 500;
-  const ctx = useCluster(3, { TYPING_TIMEOUT_MS: String(TYPING_TIMEOUT_MS), RATE_LIMIT_MESSAGES_PER_SECOND: '1000' });
+  const ctx = useCluster(3, { TYPING_TIMEOUT_MS: String(TYPING_TIMEOUT_MS), RATE_LIMIT_MESSAGES_PER_SECOND: '1000' }, redis);
 
   it('shows typing and typingStopped (stop, send, timeout) to the other participant on another instance', async () => {
     const { alice, bob, conversationId } = await ctx.pair();
@@ -299,8 +367,8 @@ describe('three instances on the redis adapter', () => {
   });
 });
 
-describe('per-instance limits', () => {
-  const ctx = useCluster(2, { MAX_SOCKETS_PER_USER: '2', RATE_LIMIT_MESSAGES_PER_SECOND: '2' });
+describe.each(SHARED_REDIS)('per-instance limits on %s', (redis) => {
+  const ctx = useCluster(2, { MAX_SOCKETS_PER_USER: '2', RATE_LIMIT_MESSAGES_PER_SECOND: '2' }, redis);
 
   it('caps sockets per user on each instance, not across them', async () => {
     const user = userId('many');

@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdapterRedis, closeRedis, redisAdapter } from '../../src/websocket/redis-adapter.js';
+import { type AdapterCluster, AdapterRedis, closeRedis, redisAdapter, redisClusterAdapter } from '../../src/websocket/redis-adapter.js';
 import { pollUntil, startPrivateRedis, type PrivateRedis } from '../support/processes.js';
+import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.mjs';
 
 /**
  * The two places where the adapter's fault handling leans on upstream behaviour; each test fails if
@@ -81,3 +82,73 @@ describe('the Socket.IO Redis adapter on a Redis that stops answering', () => {
     }
   });
 });
+
+/**
+ * The same on a Redis Cluster (sharded adapter): the cluster client stays ready while one master is
+ * frozen, so it is the stall of the commands routed to that master that turns broadcasts local.
+ */
+describe('the sharded adapter on a Redis Cluster whose master stops answering', () => {
+  let cluster: TestRedisCluster;
+  beforeAll(async () => {
+    // A long node timeout: the frozen master must not be failed over during the test.
+    cluster = await startRedisCluster({ nodeTimeoutMs: 60_000 });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('delivers locally and publishes nothing while the master of the channel is frozen, and across instances again once it answers', async () => {
+    const clients: AdapterCluster[] = [];
+    const servers: Server[] = [];
+    const sockets: ClientSocket[] = [];
+    const nodes = cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port }));
+    const start = async () => {
+      const http = createServer();
+      const server = new Server(http, { transports: ['websocket'] });
+      server.adapter(redisClusterAdapter(nodes, {}, (client) => clients.push(client)));
+      server.on('connection', (socket) => void socket.join('room'));
+      servers.push(server);
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      const socket = io(`http://127.0.0.1:${(http.address() as AddressInfo).port}`, { transports: ['websocket'] });
+      sockets.push(socket);
+      await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+      return { server, socket };
+    };
+    // The room's own shard channel (subscriptionMode "dynamic"), and the master that serves it.
+    const master = await cluster.masterOf('messaging.io#/#room#');
+    try {
+      const [one, two] = [await start(), await start()];
+      await pollUntil('adapter connections ready', async () => (clients.every((client) => client.status === 'ready') ? true : undefined));
+      const publisher = clients[0]!;
+      const heard = (socket: ClientSocket) => new Promise<string>((resolve) => socket.once('news', resolve));
+      const across = () =>
+        pollUntil('cross-instance delivery', async () => {
+          const arrived = Promise.race([heard(two.socket), new Promise((resolve) => setTimeout(() => resolve(undefined), 200))]);
+          one.server.to('room').emit('news', 'across');
+          return (await arrived) === 'across' ? true : undefined;
+        }, 10_000);
+      await across();
+
+      cluster.signal(master, 'SIGSTOP');
+      // A command routed to the frozen master (a key of the channel's slot) stalls the publisher.
+      void publisher.get('messaging.io#/#room#').catch(() => undefined);
+      await pollUntil('publisher seen as not answering', async () => (publisher.answering ? undefined : true), 5000);
+      expect(publisher.status).toBe('ready');
+      const before = publisher.unansweredCommands;
+      const local = heard(one.socket);
+      one.server.to('room').emit('news', 'local');
+      expect(await local).toBe('local');
+      expect(publisher.unansweredCommands).toBe(before);
+
+      cluster.signal(master, 'SIGCONT');
+      await pollUntil('publisher answering again', async () => (publisher.answering ? true : undefined), 10_000);
+      await across();
+    } finally {
+      cluster.signal(master, 'SIGCONT');
+      for (const socket of sockets) socket.close();
+      for (const server of servers) server.close();
+      await Promise.all(clients.map(closeRedis));
+    }
+  });
+});
+

@@ -70,6 +70,7 @@ export interface TestCluster {
   /** The one Connections service every instance asks. */
   graph: ConnectionsGraph;
   connections: RunningConnectionsServer;
+  /** The one Redis the instances share, or the seeds of their Redis Cluster (REDIS_CLUSTER_URLS). */
   redisUrl: string;
   token(userId: string, options?: { ttlSeconds?: number }): Promise<string>;
   /** Shuts one instance down: the SIGTERM sequence without the grace period (the others go on). */
@@ -79,14 +80,16 @@ export interface TestCluster {
 
 /**
  * `count` instances of the whole service behind no load balancer, as production runs them: one
- * database, one Redis (the shared test Redis unless `redisUrl` is given), one Connections service.
+ * database, one Redis (the shared test Redis unless `redisUrl` is given) or a Redis Cluster
+ * (`redisCluster`: its seeds, as REDIS_CLUSTER_URLS), one Connections service.
  * Tests put each socket on the instance they choose through `urls[i]`. Socket.IO adapter traffic
  * of concurrently running test files shares the Redis channels, which is harmless: every
  * broadcast goes to a `user:<id>` room and user ids are unique per test (factories.userId()).
  */
-export async function startCluster(count: number, env: Record<string, string> = {}, options: { redisUrl?: string } = {}): Promise<TestCluster> {
-  const redisUrl = options.redisUrl ?? REDIS_URL;
-  const { graph, connections, config, token } = await testParts({ REDIS_URL: redisUrl, ...env });
+export async function startCluster(count: number, env: Record<string, string> = {}, options: { redisUrl?: string; redisCluster?: string } = {}): Promise<TestCluster> {
+  const redisUrl = options.redisCluster ?? options.redisUrl ?? REDIS_URL;
+  const shared: Record<string, string> = options.redisCluster ? { REDIS_CLUSTER_URLS: options.redisCluster } : { REDIS_URL: redisUrl };
+  const { graph, connections, config, token } = await testParts({ ...shared, ...env });
   const instances: RunningServer[] = [];
   const stopped = new Set<number>();
   try {

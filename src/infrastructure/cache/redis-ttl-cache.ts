@@ -1,9 +1,13 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { TtlCache } from './ttl-cache.js';
 
+/**
+ * One key per entry and single-key commands only, so that on a Redis Cluster each entry lives in its
+ * own slot and nothing needs a hash tag (no command here spans two keys).
+ */
 export class RedisTtlCache implements TtlCache {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix: string,
   ) {}
 

@@ -33,13 +33,16 @@ export interface Timing {
  * Two real instances (`node dist/main.js`) on the run's database, a Redis of the test's own and a
  * Connections service the test controls, with careful clients in pairs across the two instances
  * (so that every message crosses Redis), a steady send load, and each instance's metrics scraped
- * twice a second. Used by the Redis fault scenarios.
+ * twice a second. Used by the Redis fault scenarios. With `redisCluster` (seeds), the instances
+ * share that Redis Cluster instead (REDIS_CLUSTER_URLS) and leave the private Redis alone.
  */
-export async function startLoadCluster(options: { pairs: number; perUserRate: number; env?: Record<string, string> }) {
+export async function startLoadCluster(options: { pairs: number; perUserRate: number; env?: Record<string, string>; redisCluster?: string }) {
   const cleanup = testCleanup();
   const sql = new pg.Pool({ connectionString: inject('databaseUrl'), max: 2 });
   cleanup.add(() => sql.end());
-  const { redis, graph, connections, env } = await startClusterParts(cleanup, options.env);
+  // An empty REDIS_URL counts as unset (loadConfig), so that the cluster is the one shared Redis.
+  const onCluster: Record<string, string> = options.redisCluster ? { REDIS_URL: '', REDIS_CLUSTER_URLS: options.redisCluster } : {};
+  const { redis, graph, connections, env } = await startClusterParts(cleanup, { ...options.env, ...onCluster });
   cleanup.add(() => redis.signal('SIGCONT'));
   const instances: ReadyService[] = await Promise.all([spawnService(env), spawnService(env)]);
   cleanup.add(async () => {
