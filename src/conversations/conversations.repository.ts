@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ConversationSummary } from '../contract/models.js';
+import type { ConversationSummary } from '@platform/messaging-client/contract';
 import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
 import { PrismaService } from '../infrastructure/prisma/prisma.service.js';
 import { decodeMessage, iso, messageColumns } from '../messages/messages.repository.js';

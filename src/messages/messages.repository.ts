@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Message } from '../contract/models.js';
+import type { Message } from '@platform/messaging-client/contract';
 import type { Message as MessageRecord } from '../generated/prisma/client.js';
 import { HotSql, isUniqueViolation, statement } from '../infrastructure/prisma/hot-sql.js';
 import type { BatchStore, InsertOutcome, NewMessage } from './send-pipeline.js';

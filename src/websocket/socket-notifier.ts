@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Actor } from '../common/actor.js';
 import type { RealtimeNotifier } from '../common/realtime-notifier.port.js';
-import type { Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from '../contract/models.js';
+import type { Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from '@platform/messaging-client/contract';
 import { userRoom, type MessagingServer } from './socket-types.js';
 
 /**

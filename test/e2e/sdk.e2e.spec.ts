@@ -1,7 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { MessageStatus } from '../../src/sdk/conversation-store.js';
-import { MessagingClient, type MessagingClientOptions, type SocketFactory, type SocketLike } from '../../src/sdk/index.js';
+import type { MessageStatus } from '@platform/messaging-client';
+import { MessagingClient, type MessagingClientOptions, type SocketFactory, type SocketLike } from '@platform/messaging-client';
 import { userId } from '../support/factories.js';
 import { TestClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';

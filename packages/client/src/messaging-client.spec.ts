@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Message } from '../contract/models.js';
-import type { AckResult } from '../contract/socket-contract.js';
+import type { Message } from './contract/models.js';
+import type { AckResult } from './contract/socket-contract.js';
 import type { MessageStatus } from './conversation-store.js';
 import { MessagingClient, type MessagingClientOptions, type SocketLike, type SocketOptionsForFactory } from './messaging-client.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../contract/models.js';
+import type { Message } from './contract/models.js';
 import { ConversationStore } from './conversation-store.js';
 
 const CONVERSATION = '0193a000-0000-7000-8000-000000000001';

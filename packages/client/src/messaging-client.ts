@@ -1,6 +1,6 @@
 import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
-import type { Conversation, ConversationSummary, Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from '../contract/models.js';
-import type { AckResult, ClientEvent, ClientEventMap, ServerToClientEvents } from '../contract/socket-contract.js';
+import type { Conversation, ConversationSummary, Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from './contract/models.js';
+import type { AckResult, ClientEvent, ClientEventMap, ServerToClientEvents } from './contract/socket-contract.js';
 import { backoffDelay, DEFAULT_RECONNECT, DEFAULT_REQUEST_RETRY, DEFAULT_SEND_RETRY, sleep, withDefaults, type RetryPolicy } from './backoff.js';
 import { ConversationStore, type ChatMessage } from './conversation-store.js';
 import { Emitter } from './emitter.js';

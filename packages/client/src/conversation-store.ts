@@ -1,4 +1,4 @@
-import type { Message } from '../contract/models.js';
+import type { Message } from './contract/models.js';
 import type { ClientErrorCode } from './errors.js';
 
 /**

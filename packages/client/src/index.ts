@@ -1,5 +1,5 @@
 /**
- * The messaging client SDK: `import { MessagingClient } from '<this repo>/src/sdk/index.js'`
+ * The messaging client: `import { MessagingClient } from '@platform/messaging-client'`
  * (Node, bundlers) or the browser bundle served by the demo at `/demo/messaging-sdk.js`.
  * The contract's types are the server's own (src/contract), re-exported here.
  */
@@ -21,5 +21,5 @@ export { backoffDelay, DEFAULT_RECONNECT, DEFAULT_REQUEST_RETRY, DEFAULT_SEND_RE
 export type { RetryPolicy } from './backoff.js';
 export { TypingThrottle, RemoteTyping } from './typing.js';
 export { randomId, tokenSubject } from './ids.js';
-export type { Conversation, ConversationSummary, Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from '../contract/models.js';
-export type { AckError, AckResult, ClientEventMap, ClientToServerEvents, ServerToClientEvents } from '../contract/socket-contract.js';
+export type { Conversation, ConversationSummary, Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from './contract/models.js';
+export type { AckError, AckResult, ClientEventMap, ClientToServerEvents, ServerToClientEvents } from './contract/socket-contract.js';
