@@ -254,7 +254,7 @@ describe('the client SDK against the real service', () => {
     const aliceClient = await client(alice, { socketFactory: lossy(network) });
     const bobClient = await client(bob);
     const { conversationId } = await aliceClient.startConversation(bob);
-    const seen: string[][] = [];
+    const seen: Array<readonly string[]> = [];
     bobClient.on('typing', (id, users) => id === conversationId && seen.push(users));
 
     // A keystroke every 100 ms for 2.5 s: startTyping at 0 and at 2 s.

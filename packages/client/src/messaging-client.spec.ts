@@ -329,7 +329,7 @@ describe('MessagingClient (against a scripted socket)', () => {
     await advance(3000);
     expect(socket.sent('stopTyping')).toHaveLength(1);
 
-    const seen: string[][] = [];
+    const seen: Array<readonly string[]> = [];
     client.on('typing', (_id, users) => seen.push(users));
     socket.fire('typing', { conversationId: CONVERSATION, userId: 'bob' });
     expect(client.typingUsers(CONVERSATION)).toEqual(['bob']);
