@@ -1,2 +1,2 @@
-/** The version of CONTRACT.md this package implements (the service reports the same one). */
+/** The version of the messaging contract (CONTRACT.md) that this package and the service built on it implement. */
 export const CONTRACT_VERSION = '1.1';
