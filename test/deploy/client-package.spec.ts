@@ -57,11 +57,13 @@ describe('the client package (@platform/messaging-client) installed from its tar
     expect(files.filter((file) => file.startsWith('src/') || file.includes('.spec.'))).toEqual([]);
     const manifest = JSON.parse(readFileSync(path.join(project, 'node_modules/@platform/messaging-client/package.json'), 'utf8')) as Record<string, Record<string, string>>;
     expect(Object.keys(manifest.dependencies!).sort()).toEqual(['socket.io-client', 'zod']);
-    const installed = readFileSync(path.join(project, 'package-lock.json'), 'utf8');
-    expect(installed).not.toMatch(/@nestjs|@prisma|"pg"|ioredis|"react"/);
+    // Nothing of the server came along, nor React (an optional peer dependency).
+    const installed = Object.keys((JSON.parse(readFileSync(path.join(project, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> }).packages);
+    expect(installed).toContain('node_modules/socket.io-client');
+    expect(installed.filter((name) => /^node_modules\/(@nestjs|@prisma|prisma|pg|ioredis|react|react-dom)(\/|$)/.test(name))).toEqual([]);
   });
 
-  it('type-checks a strict program on the public API, and exchanges messages with the service until read', { timeout: 60_000 }, async () => {
+  it('type-checks a strict program on the public API, and exchanges messages with the service until read', { timeout: 120_000 }, async () => {
     copyFileSync(path.join(ROOT, 'test/deploy/client-package/program.ts'), path.join(project, 'program.ts'));
     writeFileSync(
       path.join(project, 'tsconfig.json'),
