@@ -2,7 +2,7 @@
  * The layer rules (docs/design.md): the domain in the middle, transports and infrastructure at the
  * edge, dependencies pointing inward only.
  */
-const DOMAIN = '^src/(common|contract|conversations|messages|typing)/';
+const DOMAIN = '^(src/(common|contract|conversations|messages|typing)|packages/client/src/contract)/';
 const TRANSPORTS = '^src/(websocket|grpc|http)/';
 
 module.exports = {
@@ -12,7 +12,7 @@ module.exports = {
       comment: 'The domain knows ports, not transports, Connections clients, auth or the embedded parts.',
       severity: 'error',
       from: { path: DOMAIN },
-      to: { path: '^src/(websocket|grpc|http|connections|auth|demo|sdk|infrastructure/(embedded|redis|cache|lifecycle))/' },
+      to: { path: '^src/(websocket|grpc|http|connections|auth|demo|infrastructure/(embedded|redis|cache|lifecycle))/' },
     },
     {
       name: 'prisma-only-in-repositories',
@@ -41,11 +41,32 @@ module.exports = {
       to: { path: TRANSPORTS },
     },
     {
-      name: 'client-code-is-server-free',
-      comment: 'The SDK and the demo page run in browsers: contract types only.',
+      name: 'client-package-is-server-free',
+      comment: 'The client package (packages/client) runs in browsers and installs on its own: nothing of the service, no server-side library.',
       severity: 'error',
-      from: { path: '^src/(sdk|demo)/' },
-      to: { path: '^src/', pathNot: '^src/(sdk|demo|contract)/' },
+      from: { path: '^packages/client/' },
+      to: { path: ['^src/', '^test/', 'node_modules/(@nestjs|@prisma|prisma|pg|ioredis|@grpc|@socket\\.io/redis|socket\\.io/|pino|jose|opossum|@opentelemetry)'] },
+    },
+    {
+      name: 'client-contract-is-standalone',
+      comment: 'The contract (schemas, shapes, error codes) is what the service shares: it knows nothing of the client built on it.',
+      severity: 'error',
+      from: { path: '^packages/client/src/contract/' },
+      to: { path: '^packages/client/src/', pathNot: '^packages/client/src/contract/' },
+    },
+    {
+      name: 'service-uses-only-the-contract',
+      comment: 'The service imports the package\'s contract (@platform/messaging-client/contract), never the client itself.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/demo/' },
+      to: { path: '^packages/client/', pathNot: '^packages/client/src/contract/' },
+    },
+    {
+      name: 'demo-is-a-client-app',
+      comment: 'The demo page is built as a user\'s app would be: on the package only.',
+      severity: 'error',
+      from: { path: '^src/demo/' },
+      to: { path: '^src/', pathNot: '^src/demo/' },
     },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
   ],
@@ -53,6 +74,9 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     exclude: { path: '^src/generated/' },
     tsPreCompilationDeps: true,
-    tsConfig: { fileName: 'tsconfig.json' },
+    // The workspace package resolves to its sources (its "@platform/source" export condition), so
+    // the rules see which of its files the service imports.
+    tsConfig: { fileName: 'tsconfig.check.json' },
+    enhancedResolveOptions: { conditionNames: ['@platform/source', 'import', 'types', 'default'], exportsFields: ['exports'] },
   },
 };

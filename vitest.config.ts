@@ -1,20 +1,35 @@
+import { fileURLToPath } from 'node:url';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
 // SWC compiles the tests as Nest needs them: legacy decorators with emitted metadata.
 const compiler = swc.vite({ module: { type: 'es6' } });
 
+// The workspace package is tested from its sources, as tsc checks it ("@platform/source" in its
+// exports); the built package is what the service runs, the demo bundles and `npm pack` ships.
+const client = (subpath: string) => fileURLToPath(new URL(`./packages/client/src/${subpath}`, import.meta.url));
+const resolve = {
+  alias: [
+    { find: /^@platform\/messaging-client$/, replacement: client('index.ts') },
+    { find: /^@platform\/messaging-client\/contract$/, replacement: client('contract/index.ts') },
+    { find: /^@platform\/messaging-client\/react$/, replacement: client('react/index.ts') },
+  ],
+};
+
 export default defineConfig({
   plugins: [compiler],
+  resolve,
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       {
         plugins: [compiler],
-        test: { name: 'unit', include: ['src/**/*.spec.ts'], environment: 'node' },
+        resolve,
+        test: { name: 'unit', include: ['src/**/*.spec.ts', 'packages/client/src/**/*.spec.ts'], environment: 'node' },
       },
       {
         plugins: [compiler],
+        resolve,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.spec.ts'],
@@ -25,6 +40,7 @@ export default defineConfig({
       },
       {
         plugins: [compiler],
+        resolve,
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.spec.ts'],
@@ -35,6 +51,7 @@ export default defineConfig({
       },
       {
         plugins: [compiler],
+        resolve,
         test: {
           // What ships beside the code: the supported runtime, the image's file set, the Kubernetes
           // manifests, the dashboard and alert rules (test/deploy, docs/operations.md).
@@ -47,6 +64,7 @@ export default defineConfig({
       },
       {
         plugins: [compiler],
+        resolve,
         test: {
           // The demo web client in Debian's Chromium through playwright-core (test/browser).
           name: 'browser',
@@ -58,6 +76,7 @@ export default defineConfig({
       },
       {
         plugins: [compiler],
+        resolve,
         test: {
           // Faults and hostile input (test/reliability, docs/reliability.md). It measures latencies,
           // so it runs after the other projects, one file at a time.
@@ -75,6 +94,7 @@ export default defineConfig({
         ? [
             {
               plugins: [compiler],
+              resolve,
               test: {
                 name: 'chaos',
                 include: ['test/chaos/**/*.spec.ts'],

@@ -1,16 +1,21 @@
-// Builds the browser side: the demo web client (src/demo, on the SDK) and a standalone browser
-// bundle of the SDK, with socket.io-client inside, into dist/public, which the DemoController
-// serves (CONTRACT §6). Run by `npm run build` after `nest build`, and by the browser tests.
-import { copyFile, mkdir } from 'node:fs/promises';
+// Builds the browser side into dist/public, which the DemoController serves (CONTRACT §6): the demo
+// web client (src/demo), bundled as a user's app would be, from the built package
+// `@platform/messaging-client` (packages/client/dist, resolved through node_modules), and a copy
+// of the package's standalone browser bundle. Run by `npm run build` after the package and
+// `nest build`, and by the browser tests (after `npm run build:client`).
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const PUBLIC_DIR = path.join(root, 'dist', 'public');
+const CLIENT_DIST = path.join(root, 'packages', 'client', 'dist');
 
 export async function buildDemo({ quiet = false } = {}) {
   const started = Date.now();
+  if (!existsSync(path.join(CLIENT_DIST, 'index.js'))) throw new Error('the client package is not built: run `npm run build:client` first');
   await mkdir(PUBLIC_DIR, { recursive: true });
   const common = {
     bundle: true,
@@ -25,7 +30,11 @@ export async function buildDemo({ quiet = false } = {}) {
   };
   await Promise.all([
     build({ ...common, entryPoints: ['src/demo/main.ts'], outfile: path.join(PUBLIC_DIR, 'demo.js') }),
-    build({ ...common, entryPoints: ['src/sdk/index.ts'], outfile: path.join(PUBLIC_DIR, 'messaging-sdk.js') }),
+    // Served under its historical name (/demo/messaging-sdk.js), its source map beside it.
+    readFile(path.join(CLIENT_DIST, 'browser/messaging-client.js'), 'utf8').then((code) =>
+      writeFile(path.join(PUBLIC_DIR, 'messaging-sdk.js'), code.replace(/sourceMappingURL=messaging-client\.js\.map\s*$/, 'sourceMappingURL=messaging-sdk.js.map\n')),
+    ),
+    copyFile(path.join(CLIENT_DIST, 'browser/messaging-client.js.map'), path.join(PUBLIC_DIR, 'messaging-sdk.js.map')),
     copyFile(path.join(root, 'src/demo/index.html'), path.join(PUBLIC_DIR, 'index.html')),
     copyFile(path.join(root, 'src/demo/demo.css'), path.join(PUBLIC_DIR, 'demo.css')),
   ]);

@@ -1,14 +1,7 @@
-/** The stable error codes of the contract (CONTRACT §3); each transport maps them exactly once. */
-export const ERROR_CODES = [
-  'INVALID_ARGUMENT',
-  'UNAUTHENTICATED',
-  'PERMISSION_DENIED',
-  'NOT_FOUND',
-  'RESOURCE_EXHAUSTED',
-  'UNAVAILABLE',
-  'INTERNAL',
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+import type { ErrorCode } from '@platform/messaging-client/contract';
+
+/** The contract's error codes are defined once, beside the payload schemas, in the client package. */
+export { ERROR_CODES, type ErrorCode } from '@platform/messaging-client/contract';
 
 /** The one error type of the service: a stable code and a message safe to show the caller. */
 export class AppError extends Error {

@@ -1,4 +1,4 @@
-import type { Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from '../contract/models.js';
+import type { Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from '@platform/messaging-client/contract';
 import type { Actor } from './actor.js';
 
 /**

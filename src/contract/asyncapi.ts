@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { ERROR_CODES } from '../common/app-error.js';
 import {
   connectionRemovedSchema,
   CONNECTION_REMOVED_SUBJECT,
@@ -12,6 +11,7 @@ import {
   typingEventSchema,
 } from './events.js';
 import {
+  ERROR_CODES,
   listConversationsSchema,
   markAsDeliveredSchema,
   markAsReadSchema,
@@ -19,8 +19,9 @@ import {
   sendMessageSchema,
   startConversationSchema,
   typingSchema,
-} from './schemas.js';
-import type { ClientEvent, ServerToClientEvents } from './socket-contract.js';
+  type ClientEvent,
+  type ServerToClientEvents,
+} from '@platform/messaging-client/contract';
 
 /**
  * The AsyncAPI 3 description of the asynchronous API (CONTRACT §3 and §8), generated from the zod

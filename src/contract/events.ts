@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Conversation, ConversationSummary, Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from './models.js';
+import type { Conversation, ConversationSummary, Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from '@platform/messaging-client/contract';
 
 /**
  * The shapes the server emits (CONTRACT §3.2) and the platform events (CONTRACT §8) as zod schemas:

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../common/app-error.js';
-import { sendMessageSchema, startConversationSchema } from './schemas.js';
+import { sendMessageSchema, startConversationSchema } from '@platform/messaging-client/contract';
 import { parsePayload } from './validate.js';
 
 const codeOf = (action: () => unknown) => {

@@ -1,4 +1,4 @@
-import { compareCodePoints } from '../common/unicode.js';
+import { compareCodePoints } from '@platform/messaging-client/contract';
 
 /**
  * A conversation is stored once per unordered pair: the smaller id is always user A. Smaller in

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { ConversationSummary } from '@platform/messaging-client/contract';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
-import type { ConversationSummary } from '../contract/models.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { statement } from '../infrastructure/prisma/hot-sql.js';
 import { PrismaService } from '../infrastructure/prisma/prisma.service.js';

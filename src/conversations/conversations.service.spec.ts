@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ReadAdmission } from '../common/read-admission.js';
 import type { AppConfig } from '../config/config.js';
-import type { ConversationSummary } from '../contract/models.js';
+import type { ConversationSummary } from '@platform/messaging-client/contract';
 import type { ConnectionChecker } from './connection-checker.port.js';
 import type { ActivityCursor, ConversationRow, ConversationsRepository } from './conversations.repository.js';
 import { ConversationsService } from './conversations.service.js';

@@ -3,7 +3,7 @@
  * a conversation with scroll-back, message statuses, the typing indicator, and a way to start a
  * conversation. `/?token=<jwt>` signs in; the open conversation is kept in the URL's #fragment.
  */
-import { MessagingClient, MessagingError, type ChatMessage, type ConnectionState, type ConversationSummary } from '../sdk/index.js';
+import { MessagingClient, MessagingError, type ChatMessage, type ConnectionState, type ConversationSummary } from '@platform/messaging-client';
 import { byId, formatTime, h, setText } from './dom.js';
 
 /** How close to an edge of the message list counts as "at" it (px). */

@@ -1,7 +1,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { listConversationsSchema, messageHistorySchema, startConversationSchema } from '../contract/schemas.js';
+import { listConversationsSchema, messageHistorySchema, startConversationSchema } from '@platform/messaging-client/contract';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import type { Conversation } from '../generated/proto/messaging/v1/Conversation.js';
 import type { HistoryResponse } from '../generated/proto/messaging/v1/HistoryResponse.js';

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { Message } from '@platform/messaging-client/contract';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
-import type { Message } from '../contract/models.js';
 import type { Message as MessageRecord } from '../generated/prisma/client.js';
 import { HotSql, isUniqueViolation, statement, type HotStatement } from '../infrastructure/prisma/hot-sql.js';
 import { ReadSql } from '../infrastructure/prisma/read-sql.js';

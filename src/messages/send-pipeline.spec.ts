@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../contract/models.js';
+import type { Message } from '@platform/messaging-client/contract';
 import { SendPipeline, type BatchStore, type InsertOutcome, type NewMessage } from './send-pipeline.js';
 
 /** An in-memory store that numbers per conversation and lets the test hold each batch's commit. */

@@ -1,4 +1,4 @@
-import type { Message } from '../contract/models.js';
+import type { Message } from '@platform/messaging-client/contract';
 
 export interface NewMessage {
   id: string;

@@ -3,7 +3,7 @@ import type { Actor } from '../common/actor.js';
 import { REALTIME_NOTIFIER, type RealtimeNotifier } from '../common/realtime-notifier.port.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
-import type { TypingDto } from '../contract/schemas.js';
+import type { TypingDto } from '@platform/messaging-client/contract';
 import { AppError } from '../common/app-error.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { RateLimiter } from '../common/rate-limiter.js';

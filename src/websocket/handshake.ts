@@ -1,7 +1,7 @@
 import type { ExtendedError } from 'socket.io';
 import { bearerToken, type JwtVerifier } from '../auth/jwt-verifier.js';
 import type { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
-import type { HandshakeError } from '../contract/socket-contract.js';
+import type { HandshakeError } from '@platform/messaging-client/contract';
 import type { SocketQuota } from './socket-quota.js';
 import type { MessagingSocket } from './socket-types.js';
 

@@ -2,7 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { Server, ServerOptions, Socket } from 'socket.io';
 import type { AppConfig, CorsPolicy } from '../config/config.js';
-import type { AckResult } from '../contract/socket-contract.js';
+import type { AckResult } from '@platform/messaging-client/contract';
 import { DependencyStates } from '../infrastructure/observability/dependency-state.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
 import { clusterSeeds, reportRedisState } from '../infrastructure/redis/redis.module.js';

@@ -14,8 +14,8 @@ import {
   sendMessageSchema,
   startConversationSchema,
   typingSchema,
-} from '../contract/schemas.js';
-import type { AckResult, ClientEvent, ClientEventMap } from '../contract/socket-contract.js';
+} from '@platform/messaging-client/contract';
+import type { AckResult, ClientEvent, ClientEventMap } from '@platform/messaging-client/contract';
 import { parsePayload } from '../contract/validate.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { JwtVerifier } from '../auth/jwt-verifier.js';

@@ -1,5 +1,5 @@
 import type { Server, Socket } from 'socket.io';
-import type { ClientToServerEvents, ServerToClientEvents } from '../contract/socket-contract.js';
+import type { ClientToServerEvents, ServerToClientEvents } from '@platform/messaging-client/contract';
 
 /** What the handshake establishes for each socket. */
 export interface SocketData {

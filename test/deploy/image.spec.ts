@@ -51,6 +51,14 @@ function productionNodeModules(target: string): void {
   const topLevel = new Set<string>();
   for (const line of listed.split('\n')) {
     const relative = path.relative(path.join(ROOT, 'node_modules'), line.trim());
+    if (line.trim() && path.relative(ROOT, line.trim()).startsWith(`packages${path.sep}`)) {
+      // A workspace package: npm links it where the image has its files (packages/<name>).
+      const name = (JSON.parse(readFileSync(path.join(line.trim(), 'package.json'), 'utf8')) as { name: string }).name;
+      const link = path.join(target, name);
+      mkdirSync(path.dirname(link), { recursive: true });
+      symlinkSync(path.relative(path.dirname(link), path.join(target, '..', path.relative(ROOT, line.trim()))), link);
+      continue;
+    }
     if (!line.trim() || relative.startsWith('..') || relative === '') continue;
     const parts = relative.split(path.sep);
     topLevel.add(parts[0]!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!);
@@ -71,10 +79,13 @@ function assembleImage(copies: Copy[]): string {
       expect(copy.sources).toEqual(['/app/node_modules']);
       productionNodeModules(destination);
     } else if (copy.from === 'build') {
-      // The build stage's `npm run build`: this checkout's dist/ (npm test builds it first).
-      expect(copy.sources).toEqual(['/app/dist']);
-      expect(existsSync(path.join(ROOT, 'dist/main.js')), 'run `npm run -s build` first').toBe(true);
-      execFileSync('cp', ['-r', path.join(ROOT, 'dist'), destination.replace(/\/$/, '')]);
+      // The build stage's `npm run build`: this checkout's dist/ and the client package's (npm test builds them first).
+      expect(['/app/dist', '/app/packages/client/dist']).toContain(copy.sources[0]);
+      expect(copy.sources).toHaveLength(1);
+      const built = path.join(ROOT, copy.sources[0]!.slice('/app/'.length));
+      expect(existsSync(built), 'run `npm run -s build` first').toBe(true);
+      mkdirSync(path.dirname(destination.replace(/\/$/, '')), { recursive: true });
+      execFileSync('cp', ['-r', built, destination.replace(/\/$/, '')]);
     } else {
       expect(copy.from).toBeUndefined();
       for (const source of copy.sources) {

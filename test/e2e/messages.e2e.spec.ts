@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Message } from '../../src/contract/models.js';
-import type { AckResult } from '../../src/contract/socket-contract.js';
+import type { Message } from '@platform/messaging-client/contract';
+import type { AckResult } from '@platform/messaging-client/contract';
 import { clientMessageId, messageText, userId } from '../support/factories.js';
 import { settle, type TestClient } from '../support/socket-client.js';
 import { useApp } from '../support/use-app.js';

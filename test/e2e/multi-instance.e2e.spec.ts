@@ -1,7 +1,7 @@
 import { Cluster } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Message } from '../../src/contract/models.js';
+import type { Message } from '@platform/messaging-client/contract';
 import { clientMessageId, messageText, userId } from '../support/factories.js';
 import { pollUntil } from '../support/processes.js';
 import { settle, TestClient } from '../support/socket-client.js';

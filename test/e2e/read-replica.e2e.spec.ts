@@ -8,7 +8,7 @@ import type { ListConversationsResponse__Output } from '../../src/generated/prot
 import type { MessagingServiceClient } from '../../src/generated/proto/messaging/v1/MessagingService.js';
 import { loggerOptions } from '../../src/infrastructure/observability/logger.js';
 import { REPLICA_DEPENDENCY } from '../../src/infrastructure/prisma/read-sql.js';
-import type { Message } from '../../src/contract/models.js';
+import type { Message } from '@platform/messaging-client/contract';
 import { userId } from '../support/factories.js';
 import { bearer, call, messagingClient } from '../support/grpc-client.js';
 import { pollUntil } from '../support/processes.js';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Message } from '../../src/contract/models.js';
+import type { Message } from '@platform/messaging-client/contract';
 import type { Readiness } from '../../src/http/readiness.service.js';
 import { messageText, userId } from '../support/factories.js';
 import { pollUntil, startPrivateRedis, type PrivateRedis } from '../support/processes.js';

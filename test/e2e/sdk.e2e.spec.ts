@@ -1,7 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { MessageStatus } from '../../src/sdk/conversation-store.js';
-import { MessagingClient, type MessagingClientOptions, type SocketFactory, type SocketLike } from '../../src/sdk/index.js';
+import type { MessageStatus } from '@platform/messaging-client';
+import { MessagingClient, type MessagingClientOptions, type SocketFactory, type SocketLike } from '@platform/messaging-client';
 import { userId } from '../support/factories.js';
 import { TestClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -254,7 +254,7 @@ describe('the client SDK against the real service', () => {
     const aliceClient = await client(alice, { socketFactory: lossy(network) });
     const bobClient = await client(bob);
     const { conversationId } = await aliceClient.startConversation(bob);
-    const seen: string[][] = [];
+    const seen: Array<readonly string[]> = [];
     bobClient.on('typing', (id, users) => id === conversationId && seen.push(users));
 
     // A keystroke every 100 ms for 2.5 s: startTyping at 0 and at 2 s.

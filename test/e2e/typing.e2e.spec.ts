@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { AckResult } from '../../src/contract/socket-contract.js';
+import type { AckResult } from '@platform/messaging-client/contract';
 import { messageText, userId } from '../support/factories.js';
 import { settle, type TestClient } from '../support/socket-client.js';
 import { useApp, type AppFixture } from '../support/use-app.js';

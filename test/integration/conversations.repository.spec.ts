@@ -1,7 +1,7 @@
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ActivityCursor } from '../../src/conversations/conversations.repository.js';
-import type { ConversationSummary } from '../../src/contract/models.js';
+import type { ConversationSummary } from '@platform/messaging-client/contract';
 import { userId } from '../support/factories.js';
 import { createConversation, openDatabase, sendMessage, type TestConversation, type TestDatabase } from '../support/database.js';
 

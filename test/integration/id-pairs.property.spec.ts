@@ -9,7 +9,7 @@ import { JwtVerifier } from '../../src/auth/jwt-verifier.js';
 import { AppError } from '../../src/common/app-error.js';
 import { ReadAdmission } from '../../src/common/read-admission.js';
 import { loadConfig } from '../../src/config/config.js';
-import { startConversationSchema } from '../../src/contract/schemas.js';
+import { startConversationSchema } from '@platform/messaging-client/contract';
 import { parsePayload } from '../../src/contract/validate.js';
 import { ConversationsService } from '../../src/conversations/conversations.service.js';
 import { defaultMigrationsDir, migrate } from '../../src/infrastructure/prisma/migrator.js';

@@ -1,6 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Message } from '../../src/contract/models.js';
+import type { Message } from '@platform/messaging-client/contract';
 import { clientMessageId, userId } from '../support/factories.js';
 import { createConversation, openDatabase, sendMessage, type TestConversation, type TestDatabase } from '../support/database.js';
 import { sleep } from '../support/figures.js';

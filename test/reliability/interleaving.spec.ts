@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../../src/contract/models.js';
+import type { Message } from '@platform/messaging-client/contract';
 import { testCleanup } from '../support/cleanup.js';
 import { report } from '../support/figures.js';
 import { messageText, userId } from '../support/factories.js';

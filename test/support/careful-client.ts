@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
-import type { Message } from '../../src/contract/models.js';
-import type { AckResult } from '../../src/contract/socket-contract.js';
+import type { Message } from '@platform/messaging-client/contract';
+import type { AckResult } from '@platform/messaging-client/contract';
 
 /**
  * A load balancer in front of several instances, as far as clients can tell: it polls each

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,6 +128,11 @@ let builtRoot: string | undefined;
  */
 export function buildService(): string {
   if (builtMain) return builtMain;
+  // The service imports the contract from the built workspace package (npm test builds it first;
+  // here only when missing, as concurrent workers must not rebuild the folder the others read).
+  if (!existsSync(path.join(REPO_ROOT, 'packages/client/dist/contract/index.js'))) {
+    execFileSync('npm', ['run', '-s', 'build:client'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
   const root = mkdtempSync(path.join(tmpdir(), 'messaging-build-'));
   try {
     execFileSync(

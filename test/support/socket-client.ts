@@ -1,5 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
-import type { AckResult, ClientEvent, ClientEventMap, ClientToServerEvents, ServerToClientEvents } from '../../src/contract/socket-contract.js';
+import type { AckResult, ClientEvent, ClientEventMap, ClientToServerEvents, ServerToClientEvents } from '@platform/messaging-client/contract';
 
 export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 type ServerEvent = keyof ServerToClientEvents;

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { expect, inject } from 'vitest';
 import { signUserToken } from '../../../src/auth/jwt-signer.js';
-import type { Message } from '../../../src/contract/models.js';
+import type { Message } from '@platform/messaging-client/contract';
 import { CarefulClient, LoadBalancer, startConversation } from '../careful-client.js';
 import { testCleanup } from '../cleanup.js';
 import { startClusterParts, type Pair } from './cluster-parts.js';

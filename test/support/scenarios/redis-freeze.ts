@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { AckResult } from '../../../src/contract/socket-contract.js';
+import type { AckResult } from '@platform/messaging-client/contract';
 import { distribution, prefixed, report, sleep } from '../figures.js';
 import { startLoadCluster } from './load-cluster.js';
 

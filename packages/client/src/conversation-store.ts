@@ -1,4 +1,4 @@
-import type { Message } from '../contract/models.js';
+import type { Message } from './contract/models.js';
 import type { ClientErrorCode } from './errors.js';
 
 /**
@@ -67,7 +67,9 @@ export class ConversationStore {
   private ownRead = { seq: 0, at: '' };
   /** Every incoming message up to this seq has been read by us (here or on another device). */
   private incomingRead = { seq: 0, at: '' };
-  private sorted?: ChatMessage[];
+  /** The snapshot of `messages()`, and each message's: kept until something in them changes. */
+  private sorted?: readonly ChatMessage[];
+  private readonly views = new WeakMap<Entry, ChatMessage>();
   /** True once a page of history has been loaded from the newest message down. */
   historyLoaded = false;
 
@@ -81,7 +83,7 @@ export class ConversationStore {
     const existing = this.byId.get(message.messageId);
     if (existing) {
       const changed = this.merge(existing, message);
-      if (changed) this.sorted = undefined;
+      if (changed) this.touched(existing);
       return { added: false, changed };
     }
     const gap =
@@ -121,7 +123,7 @@ export class ConversationStore {
     this.bySeq.set(message.seq, entry);
     this.minSeq = this.minSeq === undefined ? message.seq : Math.min(this.minSeq, message.seq);
     this.maxSeq = this.maxSeq === undefined ? message.seq : Math.max(this.maxSeq, message.seq);
-    this.sorted = undefined;
+    this.touched(entry);
     for (const receipt of this.unresolved.get(message.messageId) ?? []) {
       if (receipt.kind === 'incomingRead') this.markIncomingRead(message.seq, receipt.at);
       else this.raiseOwnMark(receipt.kind, message.seq, receipt.at);
@@ -152,7 +154,7 @@ export class ConversationStore {
     const entry: Entry = { key: clientMessageId, conversationId: this.conversationId, senderId: this.selfId, text, own: true, status: 'sending', clientMessageId, createdAt };
     this.pending.set(clientMessageId, entry);
     this.sorted = undefined;
-    return { ...entry };
+    return this.view(entry);
   }
 
   /** A pending send is being (re)tried, or has failed for good; `error` says why the last attempt failed. */
@@ -161,7 +163,7 @@ export class ConversationStore {
     if (!entry) return false;
     entry.status = status;
     entry.error = error;
-    this.sorted = undefined;
+    this.touched(entry);
     return true;
   }
 
@@ -202,21 +204,24 @@ export class ConversationStore {
 
   get(key: string): ChatMessage | undefined {
     const entry = this.pending.get(key) ?? [...this.byId.values()].find((candidate) => candidate.key === key);
-    return entry ? { ...entry } : undefined;
+    return entry ? this.view(entry) : undefined;
   }
 
   byMessageId(messageId: string): ChatMessage | undefined {
     const entry = this.byId.get(messageId);
-    return entry ? { ...entry } : undefined;
+    return entry ? this.view(entry) : undefined;
   }
 
-  /** Stored messages in seq order, then our pending sends in the order they were written. */
-  messages(): ChatMessage[] {
+  /**
+   * Stored messages in seq order, then our pending sends in the order they were written. The
+   * same (frozen) array until something changes, and an unchanged message keeps its object.
+   */
+  messages(): readonly ChatMessage[] {
     if (!this.sorted) {
-      const stored = [...this.bySeq.entries()].sort(([a], [b]) => a - b).map(([, entry]) => Object.freeze({ ...entry }));
-      this.sorted = [...stored, ...[...this.pending.values()].map((entry) => Object.freeze({ ...entry }))];
+      const stored = [...this.bySeq.entries()].sort(([a], [b]) => a - b).map(([, entry]) => this.view(entry));
+      this.sorted = Object.freeze([...stored, ...[...this.pending.values()].map((entry) => this.view(entry))]);
     }
-    return this.sorted.slice();
+    return this.sorted;
   }
 
   get size(): number {
@@ -263,7 +268,7 @@ export class ConversationStore {
     if (this.maxSeq === undefined || this.minSeq === undefined) return undefined;
     for (let seq = this.maxSeq; seq >= this.minSeq; seq--) {
       const entry = this.bySeq.get(seq);
-      if (entry && !entry.own) return { ...entry };
+      if (entry && !entry.own) return this.view(entry);
     }
     return undefined;
   }
@@ -298,7 +303,6 @@ export class ConversationStore {
     if (!changed) return false;
     let visible = false;
     for (const entry of this.bySeq.values()) if (entry.own && this.applyMarks(entry)) visible = true;
-    if (visible) this.sorted = undefined;
     return visible;
   }
 
@@ -307,14 +311,13 @@ export class ConversationStore {
     this.incomingRead = { seq, at };
     let visible = false;
     for (const entry of this.bySeq.values()) if (!entry.own && this.applyMarks(entry)) visible = true;
-    if (visible) this.sorted = undefined;
     return visible;
   }
 
   /** Brings one stored message up to the marks known here; true when it changed. */
   private applyMarks(entry: Entry): boolean {
     const seq = entry.seq ?? 0;
-    const before = entry.status;
+    const before = { status: entry.status, deliveredAt: entry.deliveredAt, readAt: entry.readAt };
     if (entry.own) {
       if (seq <= this.ownDelivered.seq) {
         entry.deliveredAt ??= this.ownDelivered.at;
@@ -327,9 +330,22 @@ export class ConversationStore {
     } else if (seq <= this.incomingRead.seq && !entry.readAt) {
       entry.readAt = this.incomingRead.at;
       raise(entry, 'read');
-      return true;
     }
-    return entry.status !== before;
+    const changed = entry.status !== before.status || entry.deliveredAt !== before.deliveredAt || entry.readAt !== before.readAt;
+    if (changed) this.touched(entry);
+    return changed;
+  }
+
+  /** The immutable snapshot of one message, made again only after it changed. */
+  private view(entry: Entry): ChatMessage {
+    let view = this.views.get(entry);
+    if (!view) this.views.set(entry, (view = Object.freeze({ ...entry })));
+    return view;
+  }
+
+  private touched(entry: Entry): void {
+    this.views.delete(entry);
+    this.sorted = undefined;
   }
 
   /** A message already here, seen again (a duplicate live event, a history page, a repeated ack). */

@@ -62,7 +62,7 @@ describe('RemoteTyping', () => {
   afterEach(() => vi.useRealTimers());
 
   it('shows who types until typingStopped, or locally after the timeout when that event is lost', () => {
-    const changes: string[][] = [];
+    const changes: Array<readonly string[]> = [];
     const typing = new RemoteTyping(8000, (_conversationId, users) => changes.push(users));
     typing.set('c1', 'bob');
     expect(typing.users('c1')).toEqual(['bob']);

@@ -1,4 +1,4 @@
-import type { AckError } from '../contract/socket-contract.js';
+import type { AckError } from './contract/socket-contract.js';
 
 /** The error codes of the contract (CONTRACT §3). */
 export type ServerErrorCode = AckError['code'];

@@ -59,14 +59,18 @@ export class TypingThrottle {
  */
 export class RemoteTyping {
   private readonly timers = new Map<string, Map<string, ReturnType<typeof setTimeout>>>();
+  /** Who is typing, per conversation: the same array until it changes. */
+  private readonly snapshots = new Map<string, readonly string[]>();
 
   constructor(
     private readonly timeoutMs: number,
-    private readonly onChange: (conversationId: string, userIds: string[]) => void,
+    private readonly onChange: (conversationId: string, userIds: readonly string[]) => void,
   ) {}
 
-  users(conversationId: string): string[] {
-    return [...(this.timers.get(conversationId)?.keys() ?? [])];
+  users(conversationId: string): readonly string[] {
+    let snapshot = this.snapshots.get(conversationId);
+    if (!snapshot) this.snapshots.set(conversationId, (snapshot = Object.freeze([...(this.timers.get(conversationId)?.keys() ?? [])])));
+    return snapshot;
   }
 
   set(conversationId: string, userId: string): void {
@@ -75,7 +79,7 @@ export class RemoteTyping {
     const existing = users.get(userId);
     clearTimeout(existing);
     users.set(userId, setTimeout(() => this.clear(conversationId, userId), this.timeoutMs));
-    if (!existing) this.onChange(conversationId, this.users(conversationId));
+    if (!existing) this.changed(conversationId);
   }
 
   clear(conversationId: string, userId: string): void {
@@ -85,12 +89,54 @@ export class RemoteTyping {
     clearTimeout(timer);
     users.delete(userId);
     if (users.size === 0) this.timers.delete(conversationId);
-    this.onChange(conversationId, this.users(conversationId));
+    this.changed(conversationId);
   }
 
   clearAll(): void {
     for (const [conversationId, users] of [...this.timers]) {
       for (const userId of [...users.keys()]) this.clear(conversationId, userId);
     }
+  }
+
+  private changed(conversationId: string): void {
+    this.snapshots.delete(conversationId);
+    this.onChange(conversationId, this.users(conversationId));
+  }
+}
+
+/** Outgoing typing of every conversation: one TypingThrottle each, made on first use. */
+export class OutgoingTyping {
+  private readonly throttles = new Map<string, TypingThrottle>();
+
+  constructor(
+    private readonly options: { throttleMs: number; idleMs: number },
+    private readonly send: (event: 'startTyping' | 'stopTyping', conversationId: string) => void,
+  ) {}
+
+  input(conversationId: string): void {
+    let throttle = this.throttles.get(conversationId);
+    if (!throttle) {
+      throttle = new TypingThrottle({
+        ...this.options,
+        start: () => this.send('startTyping', conversationId),
+        stop: () => this.send('stopTyping', conversationId),
+      });
+      this.throttles.set(conversationId, throttle);
+    }
+    throttle.input();
+  }
+
+  stop(conversationId: string): void {
+    this.throttles.get(conversationId)?.stop();
+  }
+
+  /** The server cleared it (a message was sent): forget it without telling anyone. */
+  reset(conversationId: string): void {
+    this.throttles.get(conversationId)?.reset();
+  }
+
+  /** The connection dropped (the server clears a gone socket's typing) or the client closed. */
+  resetAll(): void {
+    for (const throttle of this.throttles.values()) throttle.reset();
   }
 }

@@ -2,7 +2,7 @@
  * The whole Socket.IO contract (CONTRACT §3) in one place, typed for both the server and clients.
  * Every client→server event takes an acknowledgement that receives exactly one AckResult.
  */
-import type { ErrorCode } from '../common/app-error.js';
+import type { ErrorCode } from './error-codes.js';
 import type {
   Conversation,
   ConversationSummary,

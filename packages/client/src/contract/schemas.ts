@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isWellFormed } from '../common/unicode.js';
+import { isWellFormed } from './unicode.js';
 
 /**
  * One schema per client payload, shared by the Socket.IO and gRPC transports. Unknown fields are

@@ -1,85 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Message } from '../contract/models.js';
-import type { AckResult } from '../contract/socket-contract.js';
+import type { Message } from './contract/models.js';
 import type { MessageStatus } from './conversation-store.js';
-import { MessagingClient, type MessagingClientOptions, type SocketLike, type SocketOptionsForFactory } from './messaging-client.js';
+import { FakeSocket, token } from '../test/fake-socket.js';
+import { MessagingClient, type MessagingClientOptions } from './messaging-client.js';
 
 const CONVERSATION = '0193a000-0000-7000-8000-000000000001';
-
-/** A JWT-shaped token whose payload names the user (the client reads `sub`; the server verifies). */
-function token(sub: string, version = 1): string {
-  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${encode({ alg: 'HS256' })}.${encode({ sub, v: version })}.signature`;
-}
-
-type Handler = (payload: Record<string, unknown>) => AckResult<unknown> | 'no-answer' | Promise<AckResult<unknown> | 'no-answer'>;
-
-/** Plays the server: answers each event through `handlers`, records what was emitted, fires server events. */
-class FakeSocket implements SocketLike {
-  connected = false;
-  active = false;
-  readonly emitted: Array<{ event: string; payload: Record<string, unknown> }> = [];
-  readonly handlers: Record<string, Handler> = {};
-  refuseNext?: string;
-  private readonly listeners = new Map<string, Array<(...args: never[]) => void>>();
-
-  constructor(readonly options: SocketOptionsForFactory) {}
-
-  connect(): void {
-    this.active = true;
-    const auth = this.options.auth as (callback: (data: object) => void) => void;
-    auth((data) => {
-      this.lastAuth = data as { token?: string };
-      if (this.refuseNext) {
-        const reason = this.refuseNext;
-        this.refuseNext = undefined;
-        this.active = false;
-        this.fire('connect_error', new Error(reason));
-        return;
-      }
-      this.connected = true;
-      this.fire('connect');
-    });
-  }
-
-  lastAuth?: { token?: string };
-
-  disconnect(): void {
-    this.connected = false;
-    this.active = false;
-    this.fire('disconnect', 'io client disconnect');
-  }
-
-  /** The server closed the socket (token expiry, draining): socket.io-client does not reconnect. */
-  serverDisconnect(): void {
-    this.connected = false;
-    this.active = false;
-    this.fire('disconnect', 'io server disconnect');
-  }
-
-  emit(event: string, ...args: unknown[]): void {
-    const [payload, ack] = args as [Record<string, unknown>, (result: unknown) => void];
-    this.emitted.push({ event, payload });
-    const handler = this.handlers[event] ?? (() => ({ ok: true, data: {} }));
-    void Promise.resolve(handler(payload)).then((result) => {
-      if (result !== 'no-answer') ack(result);
-    });
-  }
-
-  on(event: string, listener: (...args: never[]) => void): void {
-    const list = this.listeners.get(event) ?? [];
-    list.push(listener);
-    this.listeners.set(event, list);
-  }
-
-  fire(event: string, ...args: unknown[]): void {
-    for (const listener of this.listeners.get(event) ?? []) (listener as (...values: unknown[]) => void)(...args);
-  }
-
-  sent(event: string): Array<Record<string, unknown>> {
-    return this.emitted.filter((entry) => entry.event === event).map((entry) => entry.payload);
-  }
-}
 
 let seq = 0;
 function stored(payload: Record<string, unknown>, senderId = 'alice'): Message {
@@ -329,7 +254,7 @@ describe('MessagingClient (against a scripted socket)', () => {
     await advance(3000);
     expect(socket.sent('stopTyping')).toHaveLength(1);
 
-    const seen: string[][] = [];
+    const seen: Array<readonly string[]> = [];
     client.on('typing', (_id, users) => seen.push(users));
     socket.fire('typing', { conversationId: CONVERSATION, userId: 'bob' });
     expect(client.typingUsers(CONVERSATION)).toEqual(['bob']);

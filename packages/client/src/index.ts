@@ -1,7 +1,8 @@
 /**
- * The messaging client SDK: `import { MessagingClient } from '<this repo>/src/sdk/index.js'`
- * (Node, bundlers) or the browser bundle served by the demo at `/demo/messaging-sdk.js`.
- * The contract's types are the server's own (src/contract), re-exported here.
+ * The messaging client: `import { MessagingClient } from '@platform/messaging-client'` (Node,
+ * bundlers), or the standalone browser bundle `@platform/messaging-client/browser`. The
+ * contract's types are the service's own (`@platform/messaging-client/contract`), re-exported here;
+ * React bindings are at `@platform/messaging-client/react`.
  */
 export { MessagingClient } from './messaging-client.js';
 export type {
@@ -21,5 +22,7 @@ export { backoffDelay, DEFAULT_RECONNECT, DEFAULT_REQUEST_RETRY, DEFAULT_SEND_RE
 export type { RetryPolicy } from './backoff.js';
 export { TypingThrottle, RemoteTyping } from './typing.js';
 export { randomId, tokenSubject } from './ids.js';
-export type { Conversation, ConversationSummary, Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from '../contract/models.js';
-export type { AckError, AckResult, ClientEventMap, ClientToServerEvents, ServerToClientEvents } from '../contract/socket-contract.js';
+export { CONTRACT_VERSION } from './contract/version.js';
+export type { ErrorCode } from './contract/error-codes.js';
+export type { Conversation, ConversationSummary, Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from './contract/models.js';
+export type { AckError, AckResult, ClientEventMap, ClientToServerEvents, ServerToClientEvents } from './contract/socket-contract.js';

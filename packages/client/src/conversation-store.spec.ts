@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../contract/models.js';
+import type { Message } from './contract/models.js';
 import { ConversationStore } from './conversation-store.js';
 
 const CONVERSATION = '0193a000-0000-7000-8000-000000000001';
@@ -143,5 +143,30 @@ describe('ConversationStore', () => {
     expect(store.discardPending('m-1')).toBe(false);
     expect(store.discardPending('c-1')).toBe(true);
     expect(store.messages().map((m) => m.key)).toEqual(['m-1']);
+  });
+
+  it('keeps the snapshot, and every unchanged message in it, identical until something changes', () => {
+    const store = new ConversationStore(CONVERSATION, ME);
+    store.ingest(message(1), 'history');
+    store.ingest(message(2, ME, { clientMessageId: 'c-2' }), 'history');
+    const first = store.messages();
+    expect(store.messages()).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    // A duplicate that adds nothing changes nothing.
+    store.ingest(message(1), 'live');
+    expect(store.messages()).toBe(first);
+
+    store.applyReceipt('delivered', 'm-2', '2026-01-01T00:00:09.000Z');
+    const second = store.messages();
+    expect(second).not.toBe(first);
+    expect(second[0]).toBe(first[0]);
+    expect(second[1]).not.toBe(first[1]);
+    expect(second[1]).toMatchObject({ status: 'delivered' });
+
+    store.addPending('c-3', 'three', '2026-01-01T00:00:10.000Z');
+    const third = store.messages();
+    expect(third.slice(0, 2)).toEqual([second[0], second[1]]);
+    expect(third[0]).toBe(second[0]);
+    expect(third[1]).toBe(second[1]);
   });
 });
