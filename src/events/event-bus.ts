@@ -24,6 +24,7 @@ export class EventBus {
   private manager: JetStreamManager | undefined;
   private isReady = false;
   private closed = false;
+  private preparing = false;
   private readonly readyListeners = new Set<() => void>();
 
   constructor(private readonly options: EventBusOptions) {}
@@ -88,8 +89,26 @@ export class EventBus {
     }
   }
 
+  /**
+   * After publications failed while connected: the stream may have been deleted (JetStream then
+   * has no responder for the subject). Makes sure of the streams and the consumer again.
+   */
+  recheck(): void {
+    void this.prepare();
+  }
+
   /** Streams and consumer; retried until it works while the connection is up. */
   private async prepare(): Promise<void> {
+    if (this.preparing) return;
+    this.preparing = true;
+    try {
+      await this.prepareUntilDone();
+    } finally {
+      this.preparing = false;
+    }
+  }
+
+  private async prepareUntilDone(): Promise<void> {
     while (!this.closed && this.connection && !this.connection.isClosed()) {
       try {
         this.manager = await jetstreamManager(this.connection, { timeout: PUBLISH_TIMEOUT_MS });

@@ -100,7 +100,10 @@ export class OutboxRelay {
       this.publish(events),
     );
     if (published > 0) await this.session.delete(events.slice(0, published).map((event) => event.position));
-    if (published < events.length) return RETRY_MS;
+    if (published < events.length) {
+      this.bus.recheck();
+      return RETRY_MS;
+    }
     this.state.recovered();
     return 0;
   }
