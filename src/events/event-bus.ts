@@ -60,6 +60,9 @@ export class EventBus {
         // A path that silently drops packets is noticed within ~10 s, not NATS's default 4 minutes.
         pingInterval: 5000,
         maxPingOut: 2,
+        // No stack captured per request: it doubled the CPU of each publication (~37 vs ~67 µs
+        // measured), and a failed publication is logged by the relay with its cause anyway.
+        noAsyncTraces: true,
       });
     } catch (error) {
       // Only a refused configuration gets here (waitOnFirstConnect retries unreachable servers).
