@@ -596,8 +596,10 @@ async function runRedis(baseEnv) {
  */
 async function runEvents(baseEnv) {
   log(`platform events on vs off (${PLAN.events.rounds} interleaved rounds, NATS ${NATS_URL})`);
-  const off = await startService({ name: 'events-off', env: baseEnv });
-  const on = await startService({ name: 'events-on', env: { ...baseEnv, EVENT_BUS_URL: NATS_URL, EVENT_BUS_CONSUMER: 'messaging-bench' } });
+  // The longest Connections deadline: 200 starts at once on a shared, busy machine must not fail.
+  const env = { ...baseEnv, CONNECTIONS_TIMEOUT_MS: '1500' };
+  const off = await startService({ name: 'events-off', env });
+  const on = await startService({ name: 'events-on', env: { ...env, EVENT_BUS_URL: NATS_URL, EVENT_BUS_CONSUMER: 'messaging-bench' } });
   cleanups.push(() => off.stop(), () => on.stop());
   await connectPairs('e0', PLAN.events.pairs, 'e0-', 'service', off.url);
   await connectPairs('e1', PLAN.events.pairs, 'e1-', 'service', on.url);

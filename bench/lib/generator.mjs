@@ -166,7 +166,12 @@ const handlers = {
       for (const socket of [a, b]) socket.on('newMessage', onNewMessage);
       let conversationId = `room-${spec.a}`;
       if (mode === 'service') {
-        const result = await a.timeout(30_000).emitWithAck('startConversation', { participantId: spec.b });
+        let result = await a.timeout(30_000).emitWithAck('startConversation', { participantId: spec.b });
+        // UNAVAILABLE may be retried (CONTRACT §3): a shared, busy machine can miss a Connections deadline.
+        for (let attempt = 0; attempt < 5 && result?.ok === false && result.error.code === 'UNAVAILABLE'; attempt++) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          result = await a.timeout(30_000).emitWithAck('startConversation', { participantId: spec.b });
+        }
         if (!result?.ok) throw new Error(`startConversation ${spec.a}→${spec.b}: ${JSON.stringify(result)}`);
         conversationId = result.data.conversation.conversationId;
       }

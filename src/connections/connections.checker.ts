@@ -70,12 +70,14 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
     if (redis && config.eventBusUrl) {
       // Revocations from the event bus reach one instance (one durable consumer); it passes them on.
       const subscriber = subscriberOf(redis, 'messaging-revocations');
-      reportRedisState(subscriber, states.of('redis (messaging-revocations)'));
+      const subscriberState = states.of('redis (messaging-revocations)');
+      reportRedisState(subscriber, subscriberState);
       subscriber.on('message', (_channel: string, text: string) => {
         const pair = parsePair(text);
-        if (pair) void this.applyRevocation(pair[0], pair[1]);
+        // The memory entry is in place whatever Redis says; a failed shared write is the cache's outage.
+        if (pair) this.applyRevocation(pair[0], pair[1]).catch((error: unknown) => states.of('redis (messaging-cache)').failed(error));
       });
-      void subscriber.subscribe(REVOCATIONS_CHANNEL).catch((error: unknown) => states.of('redis (messaging-revocations)').failed(error));
+      subscriber.subscribe(REVOCATIONS_CHANNEL).catch((error: unknown) => subscriberState.failed(error));
       this.subscriber = subscriber;
     }
   }

@@ -7,7 +7,16 @@ import type { OutboxEvent, OutboxRepository, RelaySession } from './outbox.repos
 
 /** Events read and published per round. */
 const BATCH = 500;
-/** How often an idle leader looks at the outbox (commits on this instance wake it at once). */
+/**
+ * Publications in flight at once. nats.js's CPU per publication grows with the requests pending
+ * (measured on this machine: ~27 µs per event with 100 in flight, ~90 µs with 500).
+ */
+const PUBLISH_WINDOW = 64;
+/**
+ * How long the leader waits after a round that did not fill a batch: under load, the events of
+ * that time go out in one round (one read, one pipelined burst, one delete) instead of in many
+ * small ones; idle, it is how often it looks. Within CONTRACT §8's "normally within a second".
+ */
 const IDLE_POLL_MS = 100;
 /** How often a follower tries to take the lead (so: how long the outbox may wait after a leader died). */
 const FOLLOWER_POLL_MS = 1000;
@@ -100,28 +109,37 @@ export class OutboxRelay {
       this.publish(events),
     );
     if (published > 0) await this.session.delete(events.slice(0, published).map((event) => event.position));
-    if (published < events.length) return RETRY_MS;
+    if (published < events.length) {
+      this.bus.recheck();
+      return RETRY_MS;
+    }
     this.state.recovered();
-    return 0;
+    return events.length === BATCH ? 0 : IDLE_POLL_MS;
   }
 
   /**
-   * Publishes the events at once (JetStream stores them in the order they arrive on the one
-   * connection) and returns the length of the prefix it acknowledged; the first failure is logged.
+   * Publishes the events in windows of PUBLISH_WINDOW in flight (JetStream stores them in the order
+   * they arrive on the one connection) and returns the length of the prefix it acknowledged; the
+   * first failure is logged and ends the round.
    */
   private async publish(events: OutboxEvent[]): Promise<number> {
-    const results = await Promise.allSettled(
-      events.map((event) =>
-        traced(`publish ${event.subject}`, { 'messaging.system': 'nats', 'messaging.destination.name': event.subject, 'messaging.message.id': event.id }, () =>
-          this.bus.publish(event.subject, event.payload, event.id),
+    for (let start = 0; start < events.length; start += PUBLISH_WINDOW) {
+      const window = events.slice(start, start + PUBLISH_WINDOW);
+      const results = await Promise.allSettled(
+        window.map((event) =>
+          traced(`publish ${event.subject}`, { 'messaging.system': 'nats', 'messaging.destination.name': event.subject, 'messaging.message.id': event.id }, () =>
+            this.bus.publish(event.subject, event.payload, event.id),
+          ),
         ),
-      ),
-    );
-    const failed = results.findIndex((result) => result.status === 'rejected');
-    for (const event of failed === -1 ? events : events.slice(0, failed)) this.metrics.eventsPublished.inc({ subject: event.subject });
-    if (failed === -1) return events.length;
-    this.state.failed((results[failed] as PromiseRejectedResult).reason);
-    return failed;
+      );
+      const failed = results.findIndex((result) => result.status === 'rejected');
+      for (const event of failed === -1 ? window : window.slice(0, failed)) this.metrics.eventsPublished.inc({ subject: event.subject });
+      if (failed !== -1) {
+        this.state.failed((results[failed] as PromiseRejectedResult).reason);
+        return start + failed;
+      }
+    }
+    return events.length;
   }
 
   private async dropSession(): Promise<void> {
