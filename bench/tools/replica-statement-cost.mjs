@@ -14,6 +14,7 @@ import { readCpuSeconds, ROOT } from '../lib/service.mjs';
 const CALLS = Number(process.argv[2] ?? 5000);
 const { HISTORY_BEFORE } = await import(path.join(ROOT, 'dist/messages/messages.repository.js'));
 const { LIST_FOR_USER, listParameters } = await import(path.join(ROOT, 'dist/conversations/conversations.repository.js'));
+const { PRIMARY_POSITION, REPLAYED } = await import(path.join(ROOT, 'dist/infrastructure/prisma/read-sql.js'));
 
 const log = (line) => process.stderr.write(`${line}\n`);
 const postgres = await startReplicatedPostgres({ sharedBuffers: '256MB' });
@@ -35,13 +36,8 @@ try {
   let seed = 1;
   const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
   const statements = {
-    position: { name: 'replica_primary_position', text: "SELECT (CASE WHEN current_setting('synchronous_commit') = 'off' THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END)::text", values: () => [] },
-    replayCheck: {
-      name: 'replica_replayed',
-      text: `SELECT COALESCE(pg_last_wal_replay_lsn() >= $1::pg_lsn, false), GREATEST(COALESCE(pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()), 0), 0)::float8,
-             CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() <> 'not paused' ELSE true END`,
-      values: () => [lsn],
-    },
+    position: { ...PRIMARY_POSITION, values: () => [] },
+    replayCheck: { ...REPLAYED, values: () => [lsn] },
     historyPage: { ...HISTORY_BEFORE, values: () => [HISTORY_CONVERSATION_ID, 2 + Math.floor(random() * (SEED.historyMessages - 1)), 50] },
     listPage: { ...LIST_FOR_USER, values: () => listParameters(LIST_OWNER, undefined, 51) },
   };
