@@ -32,7 +32,7 @@ const PROBE_TIMEOUT_MS = 1000;
  * the flush position is the lowest that covers it. With it off, a commit is acknowledged before
  * its WAL is written, and only the insert position covers it.
  */
-const PRIMARY_POSITION = statement(
+export const PRIMARY_POSITION = statement(
   'replica_primary_position',
   `SELECT (CASE WHEN current_setting('synchronous_commit') = 'off' THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END)::text`,
 );
@@ -48,7 +48,7 @@ const PRIMARY_POSITION = statement(
  * itself, replay could pass $1 between the read's snapshot and the check, and the page would miss
  * what was replayed in between.
  */
-const REPLAYED = statement(
+export const REPLAYED = statement(
   'replica_replayed',
   `SELECT COALESCE(pg_last_wal_replay_lsn() >= $1::pg_lsn, false),
           GREATEST(COALESCE(pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()), 0), 0)::float8,
