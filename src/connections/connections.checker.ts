@@ -10,7 +10,7 @@ import { RedisTtlCache } from '../infrastructure/cache/redis-ttl-cache.js';
 import { DependencyStates, type DependencyStateLogger } from '../infrastructure/observability/dependency-state.js';
 import { BREAKER_STATE, Metrics } from '../infrastructure/observability/metrics.js';
 import { traced } from '../infrastructure/observability/tracing.js';
-import { REDIS, reportRedisState, subscriberOf, type OptionalRedis, type SharedRedis } from '../infrastructure/redis/redis.module.js';
+import { REDIS, REDIS_COMMAND_TIMEOUT_MS, reportRedisState, subscriberOf, type OptionalRedis, type SharedRedis } from '../infrastructure/redis/redis.module.js';
 import { ConnectionsGrpcClient } from './connections.grpc-client.js';
 
 export const CONNECTIONS_URL = Symbol('CONNECTIONS_URL');
@@ -51,7 +51,7 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
   ) {
     this.state = states.of('connections');
     this.client = new ConnectionsGrpcClient(url);
-    if (redis) this.shared = new RedisTtlCache(redis, 'messaging:connected:');
+    if (redis) this.shared = new RedisTtlCache(redis, 'messaging:connected:', REDIS_COMMAND_TIMEOUT_MS);
     this.sharedRedis = redis ?? undefined;
     this.breaker = new CircuitBreaker((a: string, b: string) => this.client.isConnected(a, b, config.connectionsTimeoutMs), {
       // The gRPC deadline ends a slow call; this is only a backstop.

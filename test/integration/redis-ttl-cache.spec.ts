@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RedisTtlCache } from '../../src/infrastructure/cache/redis-ttl-cache.js';
+import { pollUntil } from '../support/processes.js';
+import { startRedisCluster } from '../support/redis-cluster.mjs';
 import { REDIS_URL } from '../support/services.js';
 
 describe('RedisTtlCache on Redis', () => {
@@ -71,6 +73,35 @@ describe('RedisTtlCache on Redis', () => {
       expect(await other.get('same-key')).toBe('theirs');
     } finally {
       await redis.del(`${otherPrefix}same-key`);
+    }
+  });
+});
+
+describe('RedisTtlCache on a Redis Cluster whose master is frozen', () => {
+  it('fails a read after its deadline although the cluster client would go on retrying, and reads again once the master answers', async () => {
+    const cluster = await startRedisCluster({ nodeTimeoutMs: 60_000 });
+    // No per-command timeout on this client: only the cache's deadline bounds the read.
+    const client = new Cluster(
+      cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })),
+      { enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1 } },
+    );
+    const prefix = `test:ttl-cache:${randomUUID()}:`;
+    const cache = new RedisTtlCache(client, prefix, 200);
+    const master = await cluster.masterOf(`${prefix}entry`);
+    try {
+      await pollUntil('the cluster client', () => (client.status === 'ready' ? true : undefined));
+      await cache.set('entry', 'v', 60_000);
+      expect(await cache.get('entry')).toBe('v');
+      cluster.signal(master, 'SIGSTOP');
+      const started = performance.now();
+      await expect(cache.get('entry')).rejects.toThrow('did not answer within 200 ms');
+      expect(performance.now() - started).toBeLessThan(1000);
+      cluster.signal(master, 'SIGCONT');
+      await vi.waitFor(async () => expect(await cache.get('entry')).toBe('v'), { timeout: 10_000, interval: 100 });
+    } finally {
+      cluster.signal(master, 'SIGCONT');
+      client.disconnect();
+      await cluster.stop();
     }
   });
 });
