@@ -16,9 +16,9 @@ module.exports = {
     },
     {
       name: 'prisma-only-in-repositories',
-      comment: 'Queries live in repositories (and the infrastructure that owns the client).',
+      comment: 'Queries live in repositories (and the infrastructure that owns the client); Nest modules may import the module that provides it.',
       severity: 'error',
-      from: { path: '^src/', pathNot: ['\\.repository\\.ts$', '^src/infrastructure/', '^src/(bootstrap|app\\.module)\\.ts$', '^src/cli/', '^src/http/readiness\\.service\\.ts$'] },
+      from: { path: '^src/', pathNot: ['\\.repository\\.ts$', '\\.module\\.ts$', '^src/infrastructure/', '^src/(bootstrap|app\\.module)\\.ts$', '^src/cli/', '^src/http/readiness\\.service\\.ts$'] },
       to: { path: '^src/(infrastructure/prisma|generated/prisma)/' },
     },
     {

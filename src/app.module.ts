@@ -1,6 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { AuthModule } from './auth/auth.module.js';
 import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/config.js';
 import { ConnectionsModule } from './connections/connections.module.js';
@@ -10,8 +9,6 @@ import { HttpModule } from './http/http.module.js';
 import { LifecycleModule } from './infrastructure/lifecycle/lifecycle.module.js';
 import type { Lifecycle } from './infrastructure/lifecycle/lifecycle.js';
 import { ObservabilityModule } from './infrastructure/observability/observability.module.js';
-import { PrismaModule } from './infrastructure/prisma/prisma.module.js';
-import { RedisModule } from './infrastructure/redis/redis.module.js';
 import { RealtimeModule } from './websocket/realtime.module.js';
 import { WebsocketModule } from './websocket/websocket.module.js';
 
@@ -27,9 +24,6 @@ export class AppModule {
         ConfigModule.forRoot(config),
         ObservabilityModule.forRoot(logger),
         LifecycleModule.forRoot(lifecycle),
-        PrismaModule,
-        RedisModule.forRoot(config),
-        AuthModule,
         ConnectionsModule.forRoot(config.connectionsGrpcUrl),
         EventsModule,
         RealtimeModule,

@@ -4,6 +4,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { ConnectionsChecker } from '../connections/connections.checker.js';
 import { DependencyStates } from '../infrastructure/observability/dependency-state.js';
+import { PrismaModule } from '../infrastructure/prisma/prisma.module.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
 import { LOGGER } from '../infrastructure/observability/observability.module.js';
 import { ConnectionRemovals } from './connection-removals.js';
@@ -55,5 +56,5 @@ export class PlatformEvents implements OnApplicationBootstrap, OnApplicationShut
   }
 }
 
-@Module({ providers: [OutboxRepository, PlatformEvents] })
+@Module({ imports: [PrismaModule], providers: [OutboxRepository, PlatformEvents] })
 export class EventsModule {}

@@ -27,14 +27,40 @@ afterAll(async () => {
 
 function useCluster(count: number, env: Record<string, string> = {}, redis: SharedRedis = 'one Redis') {
   let cluster: TestCluster | undefined;
+  let admin: Cluster | undefined;
   const clients: TestClient[] = [];
+  const placed: Array<{ client: TestClient; user: string; instance: number }> = [];
   beforeAll(async () => {
-    cluster = await startCluster(count, env, redis === 'a Redis Cluster' ? { redisCluster: (await fileRedisCluster()).seeds } : {});
+    if (redis === 'a Redis Cluster') {
+      const redisCluster = await fileRedisCluster();
+      cluster = await startCluster(count, env, { redisCluster: redisCluster.seeds });
+      admin = new Cluster(redisCluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), { redisOptions: { maxRetriesPerRequest: 1 } });
+    } else {
+      cluster = await startCluster(count, env, {});
+    }
   });
   afterAll(async () => {
     for (const client of clients) client.close();
+    admin?.disconnect();
     await cluster?.close();
   });
+  /**
+   * On the cluster, an instance subscribes to a user's room channel when that user's first socket
+   * joins it, and Socket.IO has told the client it is connected before the SSUBSCRIBE is answered:
+   * until then a broadcast from another instance does not reach it (messages come back through
+   * catch-up or seq gap fill; a typing event is gone). The tests wait for the subscriptions, as
+   * they would wait for a connection.
+   */
+  const subscribed = async (user: string) => {
+    if (!admin) return;
+    const instances = new Set(placed.filter((entry) => entry.user === user && entry.client.socket.connected).map((entry) => entry.instance)).size;
+    const channel = `messaging.io#/#user:${user}#`;
+    await pollUntil(`${instances} instance(s) subscribed to ${user}'s room`, async () => {
+      let total = 0;
+      for (const master of admin!.nodes('master')) total += Number(((await master.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1]);
+      return total >= instances ? true : undefined;
+    }, 5000);
+  };
   const context = {
     get cluster(): TestCluster {
       if (!cluster) throw new Error('the cluster did not start');
@@ -44,6 +70,8 @@ function useCluster(count: number, env: Record<string, string> = {}, redis: Shar
     async connect(user: string, instance: number): Promise<TestClient> {
       const client = await TestClient.connect(context.cluster.urls[instance]!, await context.cluster.token(user));
       clients.push(client);
+      placed.push({ client, user, instance });
+      await subscribed(user);
       return client;
     },
     /** Two connected users and their conversation (started through instance 0 by a socket closed afterwards). */

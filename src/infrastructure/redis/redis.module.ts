@@ -1,4 +1,6 @@
-import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG } from '../../config/config.module.js';
+import type { AppConfig } from '../../config/config.js';
 import { Cluster, Redis } from 'ioredis';
 import { DependencyStates, type DependencyStateLogger } from '../observability/dependency-state.js';
 
@@ -121,26 +123,23 @@ class RedisShutdown implements OnApplicationShutdown {
   }
 }
 
-@Global()
-@Module({})
-export class RedisModule {
-  static forRoot(target: { redisUrl?: string; redisClusterUrls?: string[] }): DynamicModule {
-    const { redisUrl: url, redisClusterUrls: clusterUrls } = target;
-    return {
-      module: RedisModule,
-      providers: [
-        {
-          provide: REDIS,
-          useFactory: (states: DependencyStates): OptionalRedis => {
-            const state = states.of('redis (messaging-cache)');
-            if (clusterUrls) return createRedisCluster(clusterUrls, 'messaging-cache', state);
-            return url ? createRedis(url, 'messaging-cache', state) : null;
-          },
-          inject: [DependencyStates],
-        },
-        RedisShutdown,
-      ],
-      exports: [REDIS],
-    };
-  }
-}
+/**
+ * The shared Redis client (REDIS_URL or REDIS_CLUSTER_URLS; null without either), imported by what
+ * uses it: the Connections cache and readiness. The Socket.IO adapter makes its own connections.
+ */
+@Module({
+  providers: [
+    {
+      provide: REDIS,
+      useFactory: (config: AppConfig, states: DependencyStates): OptionalRedis => {
+        const state = states.of('redis (messaging-cache)');
+        if (config.redisClusterUrls) return createRedisCluster(config.redisClusterUrls, 'messaging-cache', state);
+        return config.redisUrl ? createRedis(config.redisUrl, 'messaging-cache', state) : null;
+      },
+      inject: [APP_CONFIG, DependencyStates],
+    },
+    RedisShutdown,
+  ],
+  exports: [REDIS],
+})
+export class RedisModule {}
