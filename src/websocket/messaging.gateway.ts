@@ -27,12 +27,15 @@ import { MessagesService } from '../messages/messages.service.js';
 import { TypingService } from '../typing/typing.service.js';
 import { handshakeMiddleware } from './handshake.js';
 import { SocketNotifier } from './socket-notifier.js';
+import type { RoomSubscriptions } from './redis-adapter.js';
 import { SocketQuota } from './socket-quota.js';
 import { userRoom, type MessagingServer, type MessagingSocket } from './socket-types.js';
 
 const EMPTY = {} as Record<string, never>;
 /** setTimeout's ceiling; a longer-lived token is checked again when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long a new socket's catch-up waits for its room's subscription on a Redis Cluster (an SSUBSCRIBE takes about a millisecond). */
+const ROOM_SUBSCRIPTION_WAIT_MS = 1000;
 
 interface Handler<E extends ClientEvent, S extends z.ZodType = z.ZodType> {
   schema: S;
@@ -107,7 +110,26 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
     this.metrics.connectedSockets.inc();
     socket.join(userRoom(userId));
     this.scheduleExpiry(socket, expiresAt);
+    await this.roomSubscribed(socket, userRoom(userId));
     await this.catchUp(socket, userId);
+  }
+
+  /**
+   * On a Redis Cluster an instance hears a room's broadcasts only once its channel is subscribed.
+   * The catch-up waits for that, so that a message committed after the catch-up's query is
+   * broadcast to a channel this instance already hears: nothing falls between the two. Bounded: while
+   * Redis is away (the adapter's own state logs say so) the catch-up goes on without it, and the
+   * client's seq gap fill covers what the live path missed (CONTRACT §3.3).
+   */
+  private async roomSubscribed(socket: MessagingSocket, room: string): Promise<void> {
+    const adapter = socket.nsp.adapter as Partial<RoomSubscriptions>;
+    if (!adapter.whenSubscribed) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      adapter.whenSubscribed(room).catch(() => undefined),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ROOM_SUBSCRIPTION_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   handleDisconnect(socket: MessagingSocket): void {

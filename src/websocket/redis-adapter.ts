@@ -167,7 +167,29 @@ export function redisClusterAdapter(
   };
   const publisher = client('messaging-io-spub');
   const subscriber = client('messaging-io-ssub', { shardedSubscribers: true });
-  return localWhileRedisIsAway(createShardedAdapter(publisher, subscriber, { channelPrefix: 'messaging.io', subscriptionMode: 'dynamic' }), publisher);
+  const factory = localWhileRedisIsAway(createShardedAdapter(publisher, subscriber, { channelPrefix: SHARDED_CHANNEL_PREFIX, subscriptionMode: 'dynamic' }), publisher);
+  return function (nsp: Namespace): ClusterAdapter & RoomSubscriptions {
+    // The adapter subscribes to a room's channel when the room is created, without waiting for
+    // the answer; a second SSUBSCRIBE of the same channel is answered once it is subscribed.
+    return Object.assign(factory(nsp), {
+      whenSubscribed: (room: string) => subscriber.ssubscribe(shardedRoomChannel(nsp.name, room)).then(() => undefined),
+    });
+  };
+}
+
+const SHARDED_CHANNEL_PREFIX = 'messaging.io';
+
+/** The shard channel of a room in the sharded adapter's "dynamic" mode (test/integration/redis-adapter.spec.ts checks it). */
+export function shardedRoomChannel(namespace: string, room: string): string {
+  return `${SHARDED_CHANNEL_PREFIX}#${namespace}#${room}#`;
+}
+
+/**
+ * An adapter whose rooms are subscribed one by one (the sharded one): a room joined on this
+ * instance hears other instances' broadcasts only once `whenSubscribed` has resolved.
+ */
+export interface RoomSubscriptions {
+  whenSubscribed(room: string): Promise<void>;
 }
 
 /** Resolves true once every client is ready, or false after `timeoutMs`. */

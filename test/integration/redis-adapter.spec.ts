@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AdapterCluster, AdapterRedis, closeRedis, redisAdapter, redisClusterAdapter } from '../../src/websocket/redis-adapter.js';
+import { type AdapterCluster, AdapterRedis, closeRedis, redisAdapter, redisClusterAdapter, shardedRoomChannel, type RoomSubscriptions } from '../../src/websocket/redis-adapter.js';
 import { pollUntil, startPrivateRedis, type PrivateRedis } from '../support/processes.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.mjs';
 
@@ -95,6 +95,31 @@ describe('the sharded adapter on a Redis Cluster whose master stops answering', 
   });
   afterAll(async () => {
     await cluster?.stop();
+  });
+
+  it("resolves whenSubscribed once the room's shard channel (the adapter's own name for it) is subscribed", async () => {
+    const clients: AdapterCluster[] = [];
+    const server = new Server({ transports: ['websocket'] });
+    const nodes = cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port }));
+    server.adapter(redisClusterAdapter(nodes, {}, (client) => clients.push(client)));
+    try {
+      const adapter = server.of('/').adapter as unknown as RoomSubscriptions & { addAll(id: string, rooms: Set<string>): void };
+      const channel = shardedRoomChannel('/', 'user:someone');
+      const subscribers = async () => {
+        let total = 0;
+        for (const master of clients[0]!.nodes('master')) total += Number(((await master.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1]);
+        return total;
+      };
+      await pollUntil('adapter connections ready', async () => (clients.every((client) => client.status === 'ready') ? true : undefined));
+      expect(await subscribers()).toBe(0);
+      // Joining creates the room: the adapter sends its SSUBSCRIBE without waiting for the answer.
+      adapter.addAll('a-socket-id', new Set(['user:someone']));
+      await adapter.whenSubscribed('user:someone');
+      expect(await subscribers()).toBe(1);
+    } finally {
+      // No HTTP server to close: the adapter's connections are all there is.
+      await Promise.all(clients.map(closeRedis));
+    }
   });
 
   it('delivers locally and publishes nothing while the master of the channel is frozen, and across instances again once it answers', async () => {
