@@ -36,6 +36,8 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
   private readonly breaker: CircuitBreaker<[string, string], boolean>;
   private readonly inFlight = new Map<string, Promise<boolean>>();
   private readonly state: DependencyStateLogger;
+  /** The shared cache's state (the same logger as its Redis client's connection errors). */
+  private readonly cacheState: DependencyStateLogger;
   /** Bumped by each revocation; a lookup compares it with the pair's revocation (see `revoke`). */
   private epoch = 0;
   private readonly revokedAt = new Map<string, number>();
@@ -50,6 +52,7 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
     states: DependencyStates,
   ) {
     this.state = states.of('connections');
+    this.cacheState = states.of('redis (messaging-cache)');
     this.client = new ConnectionsGrpcClient(url);
     if (redis) this.shared = new RedisTtlCache(redis, 'messaging:connected:', REDIS_COMMAND_TIMEOUT_MS);
     this.sharedRedis = redis ?? undefined;
@@ -75,7 +78,7 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
       subscriber.on('message', (_channel: string, text: string) => {
         const pair = parsePair(text);
         // The memory entry is in place whatever Redis says; a failed shared write is the cache's outage.
-        if (pair) this.applyRevocation(pair[0], pair[1]).catch((error: unknown) => states.of('redis (messaging-cache)').failed(error));
+        if (pair) this.applyRevocation(pair[0], pair[1]).catch((error: unknown) => this.cacheState.failed(error));
       });
       subscriber.subscribe(REVOCATIONS_CHANNEL).catch((error: unknown) => subscriberState.failed(error));
       this.subscriber = subscriber;
@@ -132,7 +135,18 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
   private async lookup(key: string, a: string, b: string): Promise<boolean> {
     const startedAt = this.epoch;
     const revokedSince = () => (this.revokedAt.get(key) ?? -1) > startedAt;
-    const shared = await this.shared?.get(key).catch(() => undefined);
+    // A cache that does not answer is skipped (the Connections service is asked instead), and its
+    // failure is the shared cache's state: logged once per change, with the recovery.
+    const shared = await this.shared?.get(key).then(
+      (value) => {
+        this.cacheState.recovered();
+        return value;
+      },
+      (error: unknown) => {
+        this.cacheState.failed(error);
+        return undefined;
+      },
+    );
     // An answer read or asked before a revocation of the pair is not trusted: refused.
     if (revokedSince()) return false;
     if (shared !== undefined) {
@@ -159,7 +173,7 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
     this.local.setSync(key, value, ttl);
     // Shared with the other instances without waiting: a Redis that does not answer must not hold
     // the action that asked (docs/reliability.md, "Redis frozen").
-    void this.shared?.set(key, value, ttl).catch(() => undefined);
+    void this.shared?.set(key, value, ttl).catch((error: unknown) => this.cacheState.failed(error));
     return connected;
   }
 
