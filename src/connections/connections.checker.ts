@@ -93,7 +93,7 @@ export class ConnectionsChecker implements ConnectionChecker, OnModuleDestroy {
    */
   async revoke(userA: string, userB: string): Promise<void> {
     await this.applyRevocation(userA, userB);
-    if (this.shared && this.sharedRedis) await this.sharedRedis.publish(REVOCATIONS_CHANNEL, JSON.stringify(orderedPair(userA, userB)));
+    if (this.sharedRedis) await this.sharedRedis.publish(REVOCATIONS_CHANNEL, JSON.stringify(orderedPair(userA, userB)));
   }
 
   /**

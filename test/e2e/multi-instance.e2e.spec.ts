@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Message } from '@platform/messaging-client/contract';
 import { clientMessageId, messageText, userId } from '../support/factories.js';
 import { pollUntil } from '../support/processes.js';
+import { shardSubscribers, userRoomChannel } from '../support/shard-channels.js';
 import { settle, TestClient } from '../support/socket-client.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.mjs';
 import { startCluster, type TestCluster } from '../support/test-app.js';
@@ -54,12 +55,7 @@ function useCluster(count: number, env: Record<string, string> = {}, redis: Shar
   const subscribed = async (user: string) => {
     if (!admin) return;
     const instances = new Set(placed.filter((entry) => entry.user === user && entry.client.socket.connected).map((entry) => entry.instance)).size;
-    const channel = `messaging.io#/#user:${user}#`;
-    await pollUntil(`${instances} instance(s) subscribed to ${user}'s room`, async () => {
-      let total = 0;
-      for (const master of admin!.nodes('master')) total += Number(((await master.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1]);
-      return total >= instances ? true : undefined;
-    }, 5000);
+    await pollUntil(`${instances} instance(s) subscribed to ${user}'s room`, async () => ((await shardSubscribers(admin!, userRoomChannel(user))) >= instances ? true : undefined), 5000);
   };
   const context = {
     get cluster(): TestCluster {
@@ -202,20 +198,13 @@ describe('two instances on a Redis Cluster', () => {
     redis = new Cluster(nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), { redisOptions: { maxRetriesPerRequest: 1 } });
   });
   afterAll(() => redis?.disconnect());
-  /** Subscribers of a shard channel, over every master (SHARDNUMSUB answers for its own node only). */
-  const shardSubscribers = async (channel: string) => {
-    let total = 0;
-    for (const master of redis.nodes('master')) total += Number(((await master.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1]);
-    return total;
-  };
 
   it("puts each user's room on a shard channel of its own, subscribed by the instances holding that user's sockets only, and the Connections cache in the cluster", async () => {
     const { alice, bob, conversationId } = await ctx.pair();
     const b1 = await ctx.connect(bob, 1);
     const a0 = await ctx.connect(alice, 0);
-    const room = (user: string) => `messaging.io#/#user:${user}#`;
     const subscribers = (user: string, count: number) =>
-      pollUntil(`${count} instance(s) subscribed to ${user}'s channel`, async () => ((await shardSubscribers(room(user))) === count ? true : undefined), 5000);
+      pollUntil(`${count} instance(s) subscribed to ${user}'s channel`, async () => ((await shardSubscribers(redis, userRoomChannel(user))) === count ? true : undefined), 5000);
     await subscribers(bob, 1);
     await subscribers(alice, 1);
     const a1 = await ctx.connect(alice, 1);
@@ -226,7 +215,7 @@ describe('two instances on a Redis Cluster', () => {
     a1.close();
     await subscribers(alice, 1);
     // Another user's room saw no subscriber on the way: only the instances holding a user listen for it.
-    expect(await shardSubscribers(room(userId('nobody')))).toBe(0);
+    expect(await shardSubscribers(redis, userRoomChannel(userId('nobody')))).toBe(0);
 
     // Readiness covers the cluster (CONTRACT §6).
     for (const url of ctx.cluster.urls) {

@@ -5,6 +5,7 @@ import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdapterCluster, AdapterRedis, closeRedis, redisAdapter, redisClusterAdapter, shardedRoomChannel, type RoomSubscriptions } from '../../src/websocket/redis-adapter.js';
 import { pollUntil, startPrivateRedis, type PrivateRedis } from '../support/processes.js';
+import { shardSubscribers } from '../support/shard-channels.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.mjs';
 
 /**
@@ -105,11 +106,7 @@ describe('the sharded adapter on a Redis Cluster whose master stops answering', 
     try {
       const adapter = server.of('/').adapter as unknown as RoomSubscriptions & { addAll(id: string, rooms: Set<string>): void };
       const channel = shardedRoomChannel('/', 'user:someone');
-      const subscribers = async () => {
-        let total = 0;
-        for (const master of clients[0]!.nodes('master')) total += Number(((await master.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1]);
-        return total;
-      };
+      const subscribers = () => shardSubscribers(clients[0]!, channel);
       await pollUntil('adapter connections ready', async () => (clients.every((client) => client.status === 'ready') ? true : undefined));
       expect(await subscribers()).toBe(0);
       // Joining creates the room: the adapter sends its SSUBSCRIBE without waiting for the answer.
@@ -140,7 +137,7 @@ describe('the sharded adapter on a Redis Cluster whose master stops answering', 
       return { server, socket };
     };
     // The room's own shard channel (subscriptionMode "dynamic"), and the master that serves it.
-    const master = await cluster.masterOf('messaging.io#/#room#');
+    const master = await cluster.masterOf(shardedRoomChannel('/', 'room'));
     try {
       const [one, two] = [await start(), await start()];
       await pollUntil('adapter connections ready', async () => (clients.every((client) => client.status === 'ready') ? true : undefined));
@@ -156,7 +153,7 @@ describe('the sharded adapter on a Redis Cluster whose master stops answering', 
 
       cluster.signal(master, 'SIGSTOP');
       // A command routed to the frozen master (a key of the channel's slot) stalls the publisher.
-      void publisher.get('messaging.io#/#room#').catch(() => undefined);
+      void publisher.get(shardedRoomChannel('/', 'room')).catch(() => undefined);
       await pollUntil('publisher seen as not answering', async () => (publisher.answering ? undefined : true), 5000);
       expect(publisher.status).toBe('ready');
       const before = publisher.unansweredCommands;

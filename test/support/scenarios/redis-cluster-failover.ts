@@ -4,6 +4,7 @@ import { prefixed, report, sleep } from '../figures.js';
 import { pollUntil } from '../processes.js';
 import { startRedisCluster } from '../redis-cluster.mjs';
 import { startLoadCluster } from './load-cluster.js';
+import { userRoomChannel } from '../shard-channels.js';
 
 export interface RedisClusterFailoverOptions {
   label: string;
@@ -30,7 +31,7 @@ export async function redisClusterFailover(options: RedisClusterFailoverOptions)
     await sleep(3000);
 
     // The master of the channel that the probe of crossInstanceDelivery() goes through.
-    const victim = await redisCluster.masterOf(`messaging.io#/#user:${cluster.pairs[0]!.b.userId}#`);
+    const victim = await redisCluster.masterOf(userRoomChannel(cluster.pairs[0]!.b.userId));
     const mastersBefore = await redisCluster.masters();
     await redisCluster.kill(victim, 'SIGKILL');
     cluster.setPhase('failover');
