@@ -1,10 +1,25 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { CONNECTIONS_STREAM, CONNECTION_REMOVED_SUBJECT, MESSAGING_STREAM } from '../contract/events.js';
 import type { DependencyStateLogger } from '../infrastructure/observability/dependency-state.js';
 
 /** A JetStream publish that has no acknowledgement after this long failed (the relay retries it). */
 const PUBLISH_TIMEOUT_MS = 2000;
+/** JetStream's answer to a publication whose Nats-Expected-Last-Msg-Id does not hold. */
+const WRONG_LAST_MSG_ID = 10070;
+
+/** An event to publish: its id goes out as Nats-Msg-Id, the payload as it is (JSON text). */
+export interface OutgoingEvent {
+  id: string;
+  subject: string;
+  payload: string;
+}
+
+/** How much of a batch JetStream stored: the length of its acknowledged prefix, and what ended it. */
+export interface PublishOutcome {
+  stored: number;
+  failure?: unknown;
+}
 
 export interface EventBusOptions {
   url: string;
@@ -26,6 +41,8 @@ export class EventBus {
   private closed = false;
   private preparing = false;
   private readonly readyListeners = new Set<() => void>();
+  /** The id of the event this bus knows to be MESSAGING's last message; unknown after anything unproven. */
+  private lastStoredId: string | undefined;
 
   constructor(private readonly options: EventBusOptions) {}
 
@@ -126,6 +143,7 @@ export class EventBus {
           deliver_policy: DeliverPolicy.All,
           ack_wait: 10_000_000_000,
         });
+        this.lastStoredId = undefined;
         this.isReady = true;
         this.options.state.recovered();
         for (const listener of this.readyListeners) listener();
@@ -137,11 +155,73 @@ export class EventBus {
     }
   }
 
-  /** Publishes one event with its id as Nats-Msg-Id; resolves when JetStream has stored it. */
-  async publish(subject: string, payload: string, eventId: string): Promise<void> {
+  /**
+   * Publishes the events to MESSAGING in their order and says how many, from the first, JetStream
+   * stored; after a failure nothing more is sent. Stored means stored once, in this order: no
+   * event is stored after one that was not (CONTRACT §8's order per conversation, whatever failed).
+   *
+   * The events go out in bursts, one round trip each: every event of a burst carries, besides its
+   * Nats-Msg-Id, the id of the event before it as Nats-Expected-Last-Msg-Id, and only the burst's
+   * last event asks for an acknowledgement. JetStream stores an event only when the stream's last
+   * message is the one it names, so the events of a burst are stored as a chain: one that is not
+   * stored (refused, lost, already there) or a message of another publisher in between breaks
+   * every link after it, and the last event's acknowledgement proves the whole burst stored once,
+   * in order, after the previous one. When the chain's start is unknown (the first batch, or after
+   * a burst that did not hold), events are published one by one, acknowledged, until one is newly
+   * stored: JetStream reports an event it already had as a duplicate, and the rest go out in a
+   * burst after the new one. test/integration/event-bus.spec.ts checks the JetStream behaviour
+   * this relies on.
+   */
+  async publishInOrder(events: readonly OutgoingEvent[]): Promise<PublishOutcome> {
+    let stored = 0;
+    try {
+      while (stored < events.length) {
+        if (this.lastStoredId !== undefined && (await this.publishChain(events, stored))) return { stored: events.length };
+        const event = events[stored]!;
+        const ack = await this.acknowledged(event);
+        stored++;
+        this.lastStoredId = ack.duplicate ? undefined : event.id;
+      }
+      return { stored };
+    } catch (failure) {
+      this.lastStoredId = undefined;
+      return { stored, failure };
+    }
+  }
+
+  /** One event, its id as Nats-Msg-Id, acknowledged once JetStream has stored it (or had it). */
+  private acknowledged(event: OutgoingEvent) {
     const client = this.js;
     if (!client) throw new Error('NATS is not connected');
-    await client.publish(subject, payload, { msgID: eventId, timeout: PUBLISH_TIMEOUT_MS });
+    return client.publish(event.subject, event.payload, { msgID: event.id, timeout: PUBLISH_TIMEOUT_MS });
+  }
+
+  /** The events from `from` on as one chain after `lastStoredId` (see publishInOrder); true when it held. */
+  private async publishChain(events: readonly OutgoingEvent[], from: number): Promise<boolean> {
+    const connection = this.connection;
+    const client = this.js;
+    if (!connection || !client) throw new Error('NATS is not connected');
+    let previous = this.lastStoredId!;
+    this.lastStoredId = undefined;
+    const last = events.length - 1;
+    for (let index = from; index < last; index++) {
+      const event = events[index]!;
+      const header = headers();
+      header.set('Nats-Msg-Id', event.id);
+      header.set('Nats-Expected-Last-Msg-Id', previous);
+      connection.publish(event.subject, event.payload, { headers: header });
+      previous = event.id;
+    }
+    const final = events[last]!;
+    try {
+      const ack = await client.publish(final.subject, final.payload, { msgID: final.id, timeout: PUBLISH_TIMEOUT_MS, expect: { lastMsgID: previous } });
+      if (ack.duplicate) return false;
+      this.lastStoredId = final.id;
+      return true;
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === WRONG_LAST_MSG_ID) return false;
+      throw error;
+    }
   }
 
   /** The durable consumer of connection removals (after `ready`). */

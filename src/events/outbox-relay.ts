@@ -8,11 +8,6 @@ import type { OutboxEvent, OutboxRepository, RelaySession } from './outbox.repos
 /** Events read and published per round. */
 const BATCH = 500;
 /**
- * Publications in flight at once (a sliding window). nats.js's CPU per publication grows with the
- * requests pending (measured on this machine: ~27 µs per event with 100 in flight, ~90 µs with 500).
- */
-const PUBLISH_WINDOW = 100;
-/**
  * How long the leader waits after a round that did not fill a batch: under load, the events of
  * that time go out in one round (one read, one pipelined burst, one delete) instead of in many
  * small ones; idle, it is how often it looks. Within CONTRACT §8's "normally within a second".
@@ -118,33 +113,16 @@ export class OutboxRelay {
   }
 
   /**
-   * Publishes the events in position order with up to PUBLISH_WINDOW in flight (JetStream stores
-   * them in the order they arrive on the one connection), and returns the length of the prefix it
-   * acknowledged; after a failure nothing more is sent, and the failure is logged.
+   * Publishes the events in position order and returns the length of the prefix JetStream stored;
+   * a failure is logged (once per change of state).
    */
   private async publish(events: OutboxEvent[]): Promise<number> {
-    const acknowledged: boolean[] = new Array<boolean>(events.length).fill(false);
-    let next = 0;
-    let failure: { error: unknown } | undefined;
-    const sender = async () => {
-      while (next < events.length && !failure) {
-        const index = next++;
-        const event = events[index]!;
-        try {
-          await traced(`publish ${event.subject}`, { 'messaging.system': 'nats', 'messaging.destination.name': event.subject, 'messaging.message.id': event.id }, () =>
-            this.bus.publish(event.subject, event.payload, event.id),
-          );
-          acknowledged[index] = true;
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PUBLISH_WINDOW, events.length) }, sender));
-    let prefix = 0;
-    while (prefix < events.length && acknowledged[prefix]) this.metrics.eventsPublished.inc({ subject: events[prefix++]!.subject });
-    if (failure) this.state.failed(failure.error);
-    return prefix;
+    const { stored, failure } = await this.bus.publishInOrder(events);
+    const counts = new Map<string, number>();
+    for (let index = 0; index < stored; index++) counts.set(events[index]!.subject, (counts.get(events[index]!.subject) ?? 0) + 1);
+    for (const [subject, count] of counts) this.metrics.eventsPublished.inc({ subject }, count);
+    if (failure !== undefined) this.state.failed(failure);
+    return stored;
   }
 
   private async dropSession(): Promise<void> {

@@ -8,7 +8,6 @@ import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
 export interface OutboxEvent {
   position: string;
   id: string;
-  conversationId: string;
   subject: string;
   payload: string;
 }
@@ -64,13 +63,13 @@ export class RelaySession {
 
   /** The oldest events, in position order (within a conversation: commit order). */
   async oldest(limit: number): Promise<OutboxEvent[]> {
-    const result = await this.client.query<[string, string, string, string, string]>({
+    const result = await this.client.query<[string, string, string, string]>({
       name: 'outbox_oldest',
-      text: 'SELECT position::text, id::text, conversation_id::text, subject, payload::text FROM outbox_event ORDER BY outbox_event.position LIMIT $1',
+      text: 'SELECT position::text, id::text, subject, payload::text FROM outbox_event ORDER BY outbox_event.position LIMIT $1',
       values: [limit],
       rowMode: 'array',
     });
-    return result.rows.map(([position, id, conversationId, subject, payload]) => ({ position, id, conversationId, subject, payload }));
+    return result.rows.map(([position, id, subject, payload]) => ({ position, id, subject, payload }));
   }
 
   async delete(positions: string[]): Promise<void> {
