@@ -5,7 +5,7 @@ import { traced } from '../infrastructure/observability/tracing.js';
 import type { EventBus } from './event-bus.js';
 import type { OutboxEvent, OutboxRepository, RelaySession } from './outbox.repository.js';
 
-/** Events read and published per round. */
+/** Events read and published per round (whole outbox rows: a few more when a send batch's row straddles the count). */
 const BATCH = 500;
 /**
  * How long the leader waits after a round that did not fill a batch: under load, the events of
@@ -103,13 +103,14 @@ export class OutboxRelay {
     const published = await traced('outbox.relay publish', { 'messaging.system': 'nats', 'messaging.batch.message_count': String(events.length) }, () =>
       this.publish(events),
     );
-    if (published > 0) await this.session.delete(events.slice(0, published).map((event) => event.position));
+    const done = publishedRows(events, published);
+    if (done.length > 0) await this.session.delete(done);
     if (published < events.length) {
       this.bus.recheck();
       return RETRY_MS;
     }
     this.state.recovered();
-    return events.length === BATCH ? 0 : IDLE_POLL_MS;
+    return events.length >= BATCH ? 0 : IDLE_POLL_MS;
   }
 
   /**
@@ -148,4 +149,18 @@ export class OutboxRelay {
       };
     });
   }
+}
+
+/**
+ * The rows whose events were all published, given the published prefix: a send batch's row that was
+ * published in part stays, and is published again from its start (JetStream drops the repeats).
+ */
+export function publishedRows(events: readonly OutboxEvent[], published: number): string[] {
+  const partial = published < events.length ? events[published]!.position : undefined;
+  const rows: string[] = [];
+  for (let index = 0; index < published; index++) {
+    const position = events[index]!.position;
+    if (position !== partial && rows.at(-1) !== position) rows.push(position);
+  }
+  return rows;
 }

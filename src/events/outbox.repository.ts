@@ -6,6 +6,7 @@ import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
 
 /** An event of the outbox, as the relay publishes it: `payload` is the JSON text stored. */
 export interface OutboxEvent {
+  /** The row's: the events of a send batch share it. */
   position: string;
   id: string;
   subject: string;
@@ -20,8 +21,21 @@ const RELAY_LOCK_KEY = '7163384102651957301';
 
 const BACKLOG = statement(
   'outbox_backlog',
-  `SELECT count(*)::int, COALESCE(EXTRACT(EPOCH FROM (clock_timestamp() - min(created_at))), 0)::float8 FROM outbox_event`,
+  `SELECT COALESCE(sum(events), 0)::int, COALESCE(EXTRACT(EPOCH FROM (clock_timestamp() - min(created_at))), 0)::float8 FROM outbox_event`,
 );
+
+/**
+ * The oldest rows' events in publication order, whole rows up to about $1 events: a row is either
+ * one event or a send batch's JSON array of them (migration 20261203210000_outbox_batches). The
+ * rows come from the primary key's order and LIMIT, whatever the statistics say.
+ */
+const OLDEST = `SELECT o.position::text, e.event ->> 'eventId', o.subject, e.event::text
+  FROM (SELECT position, subject, payload, sum(events) OVER (ORDER BY position) - events AS before
+        FROM outbox_event ORDER BY position LIMIT $1) o
+  CROSS JOIN LATERAL json_array_elements(CASE WHEN json_typeof(o.payload) = 'array' THEN o.payload ELSE json_build_array(o.payload) END)
+    WITH ORDINALITY AS e(event, ord)
+  WHERE o.before < $1
+  ORDER BY o.position, e.ord`;
 
 /**
  * A relay's own session on the database: the advisory lock is held by this session, and the
@@ -61,17 +75,13 @@ export class RelaySession {
     return result.rows[0]?.locked === true;
   }
 
-  /** The oldest events, in position order (within a conversation: commit order). */
+  /** The oldest events, about `limit` of them, in position order (within a conversation: commit order). */
   async oldest(limit: number): Promise<OutboxEvent[]> {
-    const result = await this.client.query<[string, string, string, string]>({
-      name: 'outbox_oldest',
-      text: 'SELECT position::text, id::text, subject, payload::text FROM outbox_event ORDER BY outbox_event.position LIMIT $1',
-      values: [limit],
-      rowMode: 'array',
-    });
+    const result = await this.client.query<[string, string, string, string]>({ name: 'outbox_oldest', text: OLDEST, values: [limit], rowMode: 'array' });
     return result.rows.map(([position, id, subject, payload]) => ({ position, id, subject, payload }));
   }
 
+  /** Deletes whole rows (a send batch's row once all its events are published). */
   async delete(positions: string[]): Promise<void> {
     await this.client.query({ name: 'outbox_delete', text: 'DELETE FROM outbox_event WHERE position = ANY($1::bigint[])', values: [positions] });
   }

@@ -67,11 +67,15 @@ const WIRE_NAMES = {
 
 /**
  * The message of a row (alias) as the contract's JSON object, built by PostgreSQL from the same
- * column list as `decodeMessage` reads (absent optional fields left out: none of the others can be
- * NULL): the payload of the outbox's events.
+ * column list as `decodeMessage` reads (absent optional fields left out), with its timestamp given
+ * (`timestamp`: the SQL of the formatted `created_at`, when the statement has it already) and
+ * without the receipt fields when `sentOnly` (a message just inserted has none): the payload of the
+ * outbox's events.
  */
-export function messageJson(alias: string): string {
-  const fields = Object.entries(MESSAGE_COLUMNS).map(([column, sql]) => `'${WIRE_NAMES[column as keyof typeof MESSAGE_COLUMNS]}', ${sql(alias)}`);
+export function messageJson(alias: string, options: { timestamp?: string; sentOnly?: boolean } = {}): string {
+  const fields = Object.entries(MESSAGE_COLUMNS)
+    .filter(([column]) => !(options.sentOnly && (column === 'deliveredAt' || column === 'readAt')))
+    .map(([column, sql]) => `'${WIRE_NAMES[column as keyof typeof MESSAGE_COLUMNS]}', ${column === 'createdAt' && options.timestamp ? options.timestamp : sql(alias)}`);
   return `json_strip_nulls(json_build_object(${fields.join(', ')}))`;
 }
 
@@ -104,21 +108,23 @@ function insertBatchStatement(events: boolean) {
           i.sender_id, i.recipient_id, i.text, i.client_message_id, b.updated_at
    FROM input i JOIN bumped b ON b.id = i.conversation_id`;
   if (!events) return statement('message_insert_batch', `${head} ${insert} RETURNING id::text, seq, ${iso('created_at')}`);
-  // With events: one message.sent per stored message, written by the same statement (all or nothing:
-  // a repeated clientMessageId fails the whole statement, and so writes no event). The outbox
-  // positions are taken after the conversation rows were locked (locked → bumped → inserted), in seq
-  // order: within a conversation, position order is commit order (docs/events.md).
+  // With events: the batch's message.sent events, written by the same statement (all or nothing:
+  // a repeated clientMessageId fails the whole statement, and so writes no event) as one outbox row,
+  // their JSON array in seq order within each conversation. The row's position is taken after the
+  // conversation rows were locked (locked → bumped → inserted): within a conversation, position
+  // order is commit order (docs/events.md).
   return statement(
     'message_insert_batch_with_events',
     `${head}, inserted AS (
        ${insert}
        RETURNING *
      ), events AS (
-       INSERT INTO outbox_event (id, conversation_id, subject, payload)
-       SELECT e.event_id, e.conversation_id, 'messaging.v1.message.sent',
-              json_build_object('eventId', e.event_id, 'occurredAt', ${iso('e.created_at')}, 'message', ${messageJson('e')}, 'recipientId', e.recipient_id)
-       FROM (SELECT gen_random_uuid() AS event_id, inserted.* FROM inserted ORDER BY inserted.conversation_id, inserted.seq OFFSET 0) e
-       ORDER BY e.conversation_id, e.seq
+       INSERT INTO outbox_event (subject, events, payload)
+       SELECT 'messaging.v1.message.sent', count(*),
+              json_agg(json_build_object('eventId', gen_random_uuid(), 'occurredAt', e.at, 'message', ${messageJson('e', { timestamp: 'e.at', sentOnly: true })}, 'recipientId', e.recipient_id)
+                       ORDER BY e.conversation_id, e.seq)
+       FROM (SELECT inserted.*, ${iso('inserted.created_at')} AS at FROM inserted) e
+       HAVING count(*) > 0
      )
      SELECT id::text, seq, ${iso('created_at')} FROM inserted`,
   );

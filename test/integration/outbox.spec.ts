@@ -1,9 +1,11 @@
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PUBLISHED_EVENTS, type PublishedSubject } from '../../src/contract/events.js';
+import { RelaySession } from '../../src/events/outbox.repository.js';
 import type { NewMessage } from '../../src/messages/send-pipeline.js';
 import { clientMessageId, messageText, userId } from '../support/factories.js';
 import { createConversation, openDatabase, sendMessage, type TestConversation, type TestDatabase } from '../support/database.js';
+import { conversationOf } from '../support/nats.js';
 
 /**
  * The outbox writes of the send, receipt and conversation statements (docs/events.md): in the same
@@ -29,17 +31,22 @@ describe('outbox writes', () => {
     await without?.close();
   });
 
+  /** The conversations' events in the outbox, as the relay reads them (send batches' rows expanded), in publication order. */
   async function outbox(conversationIds: string[]) {
-    const result = await withEvents.sql.query<{ position: string; id: string; conversation_id: string; subject: string; payload: OutboxPayload }>(
-      'SELECT position::text, id::text, conversation_id::text, subject, payload FROM outbox_event WHERE conversation_id = ANY($1::uuid[]) ORDER BY outbox_event.position',
-      [conversationIds],
-    );
-    for (const row of result.rows) {
-      const parsed = PUBLISHED_EVENTS[row.subject as PublishedSubject].safeParse(row.payload);
-      expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
-      expect(row.payload.eventId).toBe(row.id);
+    const session = await RelaySession.open(inject('databaseUrl'));
+    try {
+      const events = (await session.oldest(1_000_000))
+        .map((event) => ({ ...event, payload: JSON.parse(event.payload) as OutboxPayload }))
+        .filter((event) => conversationIds.includes(conversationOf(event.payload) ?? ''));
+      for (const event of events) {
+        const parsed = PUBLISHED_EVENTS[event.subject as PublishedSubject].safeParse(event.payload);
+        expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+      }
+      expect(new Set(events.map((event) => event.id)).size).toBe(events.length);
+      return events.map((event) => ({ ...event, conversationId: conversationOf(event.payload) }));
+    } finally {
+      await session.close();
     }
-    return result.rows;
   }
 
   function newMessage(conversation: TestConversation, senderId: string, extra: Partial<NewMessage> = {}): NewMessage {
@@ -55,8 +62,11 @@ describe('outbox writes', () => {
     });
     await withEvents.messages.insertBatch(batch);
     const rows = await outbox(conversations.map((conversation) => conversation.id));
+    // The batch's events are one outbox row.
+    const batchRows = await withEvents.sql.query<{ events: number }>("SELECT events FROM outbox_event WHERE subject = 'messaging.v1.message.sent' AND strpos(payload::text, $1) > 0", [conversations[0]!.id]);
+    expect(batchRows.rows).toEqual([{ events: 90 }]);
     for (const conversation of conversations) {
-      const own = rows.filter((row) => row.conversation_id === conversation.id);
+      const own = rows.filter((row) => row.conversationId === conversation.id);
       expect(own[0]!.subject).toBe('messaging.v1.conversation.started');
       expect(own[0]!.payload.conversation?.conversationId).toBe(conversation.id);
       const seqs = own.slice(1).map((row) => row.payload.message?.seq);

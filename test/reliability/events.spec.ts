@@ -50,7 +50,7 @@ async function setUp(cleanup: TestCleanup) {
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
-      return (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_event')).rows[0]!.n;
+      return (await client.query<{ n: number }>('SELECT COALESCE(sum(events), 0)::int AS n FROM outbox_event')).rows[0]!.n;
     } finally {
       await client.end();
     }
