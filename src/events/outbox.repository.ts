@@ -3,6 +3,7 @@ import pg from 'pg';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { HotSql, statement } from '../infrastructure/prisma/hot-sql.js';
+import { decodeMessage, messageColumns } from '../messages/messages.repository.js';
 
 /** An event of the outbox, as the relay publishes it: `payload` is the JSON text stored. */
 export interface OutboxEvent {
@@ -25,17 +26,30 @@ const BACKLOG = statement(
 );
 
 /**
- * The oldest rows' events in publication order, whole rows up to about $1 events: a row is either
- * one event or a send batch's JSON array of them (migration 20261203210000_outbox_batches). The
- * rows come from the primary key's order and LIMIT, whatever the statistics say.
+ * The oldest rows' events in publication order, whole rows up to about $1 events: a row is one event
+ * (id and JSON payload) or a send batch's message.sent events (the ids of their messages, whose
+ * rows the events are built from: migration 20261203210000_outbox_batches). Outbox rows come from
+ * the primary key's order and LIMIT, messages by primary key one at a time (OFFSET 0 keeps the
+ * lookup a parameterized index scan), whatever the statistics say.
  */
-const OLDEST = `SELECT o.position::text, e.event ->> 'eventId', o.subject, e.event::text
-  FROM (SELECT position, subject, payload, sum(events) OVER (ORDER BY position) - events AS before
+export const OUTBOX_OLDEST = `SELECT o.position::text, o.subject, o.id::text, o.payload::text, m.recipient_id, ${messageColumns('m')}
+  FROM (SELECT position, id, subject, payload, message_ids, sum(events) OVER (ORDER BY position) - events AS before
         FROM outbox_event ORDER BY position LIMIT $1) o
-  CROSS JOIN LATERAL json_array_elements(CASE WHEN json_typeof(o.payload) = 'array' THEN o.payload ELSE json_build_array(o.payload) END)
-    WITH ORDINALITY AS e(event, ord)
+  LEFT JOIN LATERAL unnest(o.message_ids) WITH ORDINALITY AS b(message_id, ord) ON true
+  LEFT JOIN LATERAL (SELECT * FROM message WHERE message.id = b.message_id OFFSET 0) m ON true
   WHERE o.before < $1
-  ORDER BY o.position, e.ord`;
+  ORDER BY o.position, b.ord`;
+
+/** The event of a row of OUTBOX_OLDEST. */
+function decodeEvent(row: unknown[]): OutboxEvent {
+  const [position, subject, id, payload] = row as [string, string, string | null, string | null];
+  if (payload !== null && id !== null) return { position, id, subject, payload };
+  const message = decodeMessage(row, 5);
+  if (!message) throw new Error(`outbox row ${position}: a message of its batch is missing`);
+  // The message as it was sent: the receipts it got since are events of their own.
+  const { deliveredAt: _delivered, readAt: _read, ...sent } = message;
+  return { position, id: message.messageId, subject, payload: JSON.stringify({ eventId: message.messageId, occurredAt: message.timestamp, message: sent, recipientId: row[4] }) };
+}
 
 /**
  * A relay's own session on the database: the advisory lock is held by this session, and the
@@ -77,8 +91,8 @@ export class RelaySession {
 
   /** The oldest events, about `limit` of them, in position order (within a conversation: commit order). */
   async oldest(limit: number): Promise<OutboxEvent[]> {
-    const result = await this.client.query<[string, string, string, string]>({ name: 'outbox_oldest', text: OLDEST, values: [limit], rowMode: 'array' });
-    return result.rows.map(([position, id, subject, payload]) => ({ position, id, subject, payload }));
+    const result = await this.client.query<unknown[]>({ name: 'outbox_oldest', text: OUTBOX_OLDEST, values: [limit], rowMode: 'array' });
+    return result.rows.map(decodeEvent);
   }
 
   /** Deletes whole rows (a send batch's row once all its events are published). */

@@ -52,33 +52,6 @@ export function decodeMessage(row: unknown[], offset = 0): Message | undefined {
   return message;
 }
 
-/** The contract's name of each column of MESSAGE_COLUMNS. */
-const WIRE_NAMES = {
-  id: 'messageId',
-  conversationId: 'conversationId',
-  seq: 'seq',
-  senderId: 'senderId',
-  text: 'text',
-  clientMessageId: 'clientMessageId',
-  createdAt: 'timestamp',
-  deliveredAt: 'deliveredAt',
-  readAt: 'readAt',
-} as const satisfies Record<keyof typeof MESSAGE_COLUMNS, keyof Message>;
-
-/**
- * The message of a row (alias) as the contract's JSON object, built by PostgreSQL from the same
- * column list as `decodeMessage` reads (absent optional fields left out), with its timestamp given
- * (`timestamp`: the SQL of the formatted `created_at`, when the statement has it already) and
- * without the receipt fields when `sentOnly` (a message just inserted has none): the payload of the
- * outbox's events.
- */
-export function messageJson(alias: string, options: { timestamp?: string; sentOnly?: boolean } = {}): string {
-  const fields = Object.entries(MESSAGE_COLUMNS)
-    .filter(([column]) => !(options.sentOnly && (column === 'deliveredAt' || column === 'readAt')))
-    .map(([column, sql]) => `'${WIRE_NAMES[column as keyof typeof MESSAGE_COLUMNS]}', ${column === 'createdAt' && options.timestamp ? options.timestamp : sql(alias)}`);
-  return `json_strip_nulls(json_build_object(${fields.join(', ')}))`;
-}
-
 /** The newest message a receipt newly marked, or none when the mark had already passed. */
 export interface MarkOutcome {
   targetFound: boolean;
@@ -109,22 +82,19 @@ function insertBatchStatement(events: boolean) {
    FROM input i JOIN bumped b ON b.id = i.conversation_id`;
   if (!events) return statement('message_insert_batch', `${head} ${insert} RETURNING id::text, seq, ${iso('created_at')}`);
   // With events: the batch's message.sent events, written by the same statement (all or nothing:
-  // a repeated clientMessageId fails the whole statement, and so writes no event) as one outbox row,
-  // their JSON array in seq order within each conversation. The row's position is taken after the
-  // conversation rows were locked (locked → bumped → inserted): within a conversation, position
-  // order is commit order (docs/events.md).
+  // a repeated clientMessageId fails the whole statement, and so writes no event) as one outbox row
+  // of their message ids, in seq order within each conversation; the relay builds the events from
+  // the message rows. The row's position is taken after the conversation rows were locked
+  // (locked → bumped → inserted): within a conversation, position order is commit order
+  // (docs/events.md).
   return statement(
     'message_insert_batch_with_events',
     `${head}, inserted AS (
        ${insert}
-       RETURNING *
+       RETURNING id, conversation_id, seq, created_at
      ), events AS (
-       INSERT INTO outbox_event (subject, events, payload)
-       SELECT 'messaging.v1.message.sent', count(*),
-              json_agg(json_build_object('eventId', gen_random_uuid(), 'occurredAt', e.at, 'message', ${messageJson('e', { timestamp: 'e.at', sentOnly: true })}, 'recipientId', e.recipient_id)
-                       ORDER BY e.conversation_id, e.seq)
-       FROM (SELECT inserted.*, ${iso('inserted.created_at')} AS at FROM inserted) e
-       HAVING count(*) > 0
+       INSERT INTO outbox_event (subject, events, message_ids)
+       SELECT 'messaging.v1.message.sent', count(*), array_agg(id ORDER BY conversation_id, seq) FROM inserted HAVING count(*) > 0
      )
      SELECT id::text, seq, ${iso('created_at')} FROM inserted`,
   );

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OUTBOX_OLDEST } from '../../src/events/outbox.repository.js';
 import { defaultMigrationsDir, migrate } from '../../src/infrastructure/prisma/migrator.js';
 import { openDatabase, recordQueries, type TestDatabase } from '../support/database.js';
 import { createScratchDatabase } from '../support/services.js';
@@ -130,5 +131,26 @@ describe('hot statements on a table that has just grown, before any ANALYZE', ()
     const { maxRows, buffers } = work(await analyzed(() => db.conversations.listForUser('grown-b', undefined, 21)));
     expect(maxRows).toBeLessThanOrEqual(2);
     expect(buffers).toBeLessThan(30);
+  });
+
+  it("the outbox relay reads its round's rows and their messages by primary key", async () => {
+    // 100 send batches of 10 of the grown conversation's messages, written after the last ANALYZE.
+    await db.sql.query(
+      `INSERT INTO outbox_event (subject, events, message_ids)
+       SELECT 'messaging.v1.message.sent', 10, array_agg(m.id ORDER BY m.seq) FROM message m
+       WHERE m.conversation_id = $1 AND m.seq <= 1000 GROUP BY (m.seq - 1) / 10`,
+      [grown],
+    );
+    const client = await db.sql.connect();
+    try {
+      const result = await client.query<{ 'QUERY PLAN': Array<{ Plan: AnalyzedNode }> }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${OUTBOX_OLDEST}`, [500]);
+      const { maxRows, buffers } = work(result.rows[0]!['QUERY PLAN'][0]!.Plan);
+      // About 500 events of 50 rows; a scan or hash of the message table would read 25,000 rows.
+      expect(maxRows).toBeLessThanOrEqual(510);
+      expect(buffers).toBeLessThan(3000);
+    } finally {
+      await client.query('DELETE FROM outbox_event');
+      client.release();
+    }
   });
 });

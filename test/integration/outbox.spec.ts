@@ -14,7 +14,7 @@ import { conversationOf } from '../support/nats.js';
 interface OutboxPayload {
   eventId: string;
   conversation?: { conversationId: string };
-  message?: { seq: number; senderId: string };
+  message?: { messageId: string; seq: number; senderId: string };
   recipientId?: string;
   [field: string]: unknown;
 }
@@ -63,8 +63,8 @@ describe('outbox writes', () => {
     await withEvents.messages.insertBatch(batch);
     const rows = await outbox(conversations.map((conversation) => conversation.id));
     // The batch's events are one outbox row.
-    const batchRows = await withEvents.sql.query<{ events: number }>("SELECT events FROM outbox_event WHERE subject = 'messaging.v1.message.sent' AND strpos(payload::text, $1) > 0", [conversations[0]!.id]);
-    expect(batchRows.rows).toEqual([{ events: 90 }]);
+    const batchRows = await withEvents.sql.query<{ events: number; payload: unknown }>('SELECT events, payload FROM outbox_event WHERE $1::uuid = ANY(message_ids)', [batch[0]!.id]);
+    expect(batchRows.rows).toEqual([{ events: 90, payload: null }]);
     for (const conversation of conversations) {
       const own = rows.filter((row) => row.conversationId === conversation.id);
       expect(own[0]!.subject).toBe('messaging.v1.conversation.started');
@@ -72,6 +72,8 @@ describe('outbox writes', () => {
       const seqs = own.slice(1).map((row) => row.payload.message?.seq);
       expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
       expect(own.slice(1).every((row) => row.payload.recipientId !== row.payload.message?.senderId)).toBe(true);
+      // A message is sent once: its message.sent event's id is the message's.
+      expect(own.slice(1).every((row) => row.id === row.payload.message?.messageId)).toBe(true);
     }
   });
 
