@@ -40,15 +40,15 @@ const ROOM_SUBSCRIPTION_WAIT_MS = 1000;
 type Ack = AckResult<unknown>;
 
 /** The Socket.IO transport (CONTRACT §3.1): each event's schema, and the service call it makes as the socket's user. */
-const events = (g: MessagingGateway): { [E in ClientEvent]: OperationSpec<ClientEventMap[E]['data']> } => ({
-  startConversation: operation(startConversationSchema, async (actor, dto) => ({ conversation: await g.conversations.start(actor, dto) })),
-  sendMessage: operation(sendMessageSchema, async (actor, dto) => ({ message: await g.messages.send(actor, dto) })),
-  markAsDelivered: operation(markAsDeliveredSchema, (actor, dto) => g.messages.markDelivered(actor, dto).then(() => EMPTY)),
-  markAsRead: operation(markAsReadSchema, (actor, dto) => g.messages.markRead(actor, dto).then(() => EMPTY)),
-  startTyping: operation(typingSchema, (actor, dto) => g.typing.start(actor, dto).then(() => EMPTY)),
-  stopTyping: operation(typingSchema, (actor, dto) => g.typing.stop(actor, dto).then(() => EMPTY)),
-  listConversations: operation(listConversationsSchema, async (actor, dto) => pageResponse('conversations', await g.conversations.list(actor, dto)), {}),
-  getMessageHistory: operation(messageHistorySchema, async (actor, dto) => pageResponse('messages', await g.messages.history(actor, dto))),
+const events = (conversations: ConversationsService, messages: MessagesService, typing: TypingService): { [E in ClientEvent]: OperationSpec<ClientEventMap[E]['data']> } => ({
+  startConversation: operation(startConversationSchema, async (actor, dto) => ({ conversation: await conversations.start(actor, dto) })),
+  sendMessage: operation(sendMessageSchema, async (actor, dto) => ({ message: await messages.send(actor, dto) })),
+  markAsDelivered: operation(markAsDeliveredSchema, (actor, dto) => messages.markDelivered(actor, dto).then(() => EMPTY)),
+  markAsRead: operation(markAsReadSchema, (actor, dto) => messages.markRead(actor, dto).then(() => EMPTY)),
+  startTyping: operation(typingSchema, (actor, dto) => typing.start(actor, dto).then(() => EMPTY)),
+  stopTyping: operation(typingSchema, (actor, dto) => typing.stop(actor, dto).then(() => EMPTY)),
+  listConversations: operation(listConversationsSchema, async (actor, dto) => pageResponse('conversations', await conversations.list(actor, dto)), {}),
+  getMessageHistory: operation(messageHistorySchema, async (actor, dto) => pageResponse('messages', await messages.history(actor, dto))),
 });
 
 /**
@@ -57,11 +57,11 @@ const events = (g: MessagingGateway): { [E in ClientEvent]: OperationSpec<Client
  * The acknowledgement is the last argument when it is a function; a missing payload is undefined.
  */
 function listeners(pipeline: CallPipeline<MessagingSocket, Ack, Record<string, unknown>>, operations: Record<ClientEvent, Operation<unknown>>) {
-  return Object.values(operations).map((event): [ClientEvent, (this: MessagingSocket, ...args: unknown[]) => void] => [
-    event.name as ClientEvent,
+  return Object.values(operations).map((handler): [ClientEvent, (this: MessagingSocket, ...args: unknown[]) => void] => [
+    handler.name as ClientEvent,
     function (this: MessagingSocket, ...args: unknown[]) {
       const ack = typeof args.at(-1) === 'function' ? (args.pop() as (result: unknown) => void) : undefined;
-      void pipeline.call(event, this, args[0]).then((result) => ack?.(result));
+      void pipeline.call(handler, this, args[0]).then((result) => ack?.(result));
     },
   ]);
 }
@@ -96,7 +96,7 @@ class SocketBinding implements TransportBinding<MessagingSocket, Ack, Record<str
   }
 }
 
-/** The Socket.IO transport (CONTRACT §3): handshake, rooms, catch-up, and the events of EVENTS. */
+/** The Socket.IO transport (CONTRACT §3): handshake, rooms, catch-up, and the client's `events`. */
 @WebSocketGateway()
 export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger('MessagingGateway');
@@ -106,9 +106,9 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
   private server?: MessagingServer;
 
   constructor(
-    readonly conversations: ConversationsService,
-    readonly messages: MessagesService,
-    readonly typing: TypingService,
+    conversations: ConversationsService,
+    private readonly messages: MessagesService,
+    private readonly typing: TypingService,
     private readonly verifier: JwtVerifier,
     private readonly notifier: SocketNotifier,
     private readonly metrics: Metrics,
@@ -117,7 +117,7 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
   ) {
     this.quota = new SocketQuota(config.maxSocketsPerUser);
     const pipeline = new CallPipeline(new SocketBinding(metrics), lifecycle, this.logger);
-    this.listeners = listeners(pipeline, pipeline.operations(events(this)));
+    this.listeners = listeners(pipeline, pipeline.operations(events(conversations, messages, typing)));
   }
 
   afterInit(server: MessagingServer): void {
