@@ -26,6 +26,7 @@ export const operation = <S extends z.ZodType, R>(
 export interface Operation<R> {
   readonly name: string;
   readonly span: string;
+  /** Shared by every span of the operation: the SDK copies a span's attributes. */
   readonly attributes: Readonly<Record<string, string>>;
   readonly spec: OperationSpec<R>;
 }
