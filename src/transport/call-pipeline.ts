@@ -60,8 +60,8 @@ export interface TransportBinding<Request, Wire, Carrier> {
  * lifecycle tracking and a server span around identify the actor → validate the payload with its
  * schema → call the service as (actor, dto) → count → answer, or map the failure to an AppError
  * (a server fault logged once, with its cause) and refuse. It is the socket's hot path
- * (docs/performance.md): a plain call per step, no closure beyond the span's, `traced` a plain
- * call when tracing is off.
+ * (docs/performance.md): operations are prepared at start-up, the only closures of a call are the
+ * ones the log context and the span take, and `traced` is a plain call when tracing is off.
  */
 export class CallPipeline<Request, Wire, Carrier> {
   constructor(
