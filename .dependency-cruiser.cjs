@@ -4,6 +4,8 @@
  */
 const DOMAIN = '^(src/(common|contract|conversations|messages|typing)|packages/client/src/contract)/';
 const TRANSPORTS = '^src/(websocket|grpc|http)/';
+/** The call pipeline the transports share (src/transport/): at the edge with them, but no transport itself. */
+const SHARED_TRANSPORT = '^src/transport/';
 
 module.exports = {
   forbidden: [
@@ -12,7 +14,7 @@ module.exports = {
       comment: 'The domain knows ports, not transports, Connections clients, auth or the embedded parts.',
       severity: 'error',
       from: { path: DOMAIN },
-      to: { path: '^src/(websocket|grpc|http|connections|auth|demo|infrastructure/(embedded|redis|cache|lifecycle))/' },
+      to: { path: '^src/(websocket|grpc|http|transport|connections|auth|demo|infrastructure/(embedded|redis|cache|lifecycle))/' },
     },
     {
       name: 'prisma-only-in-repositories',
@@ -20,6 +22,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: ['\\.repository\\.ts$', '\\.module\\.ts$', '^src/infrastructure/', '^src/(bootstrap|app\\.module)\\.ts$', '^src/cli/', '^src/http/readiness\\.service\\.ts$'] },
       to: { path: '^src/(infrastructure/prisma|generated/prisma)/' },
+    },
+    {
+      name: 'shared-transport-knows-no-transport',
+      comment: 'Each transport brings its own binding to the call pipeline; the pipeline names none of them. Transports may import it.',
+      severity: 'error',
+      from: { path: SHARED_TRANSPORT },
+      to: { path: TRANSPORTS },
     },
     {
       name: 'transports-do-not-import-each-other',
@@ -38,7 +47,7 @@ module.exports = {
       severity: 'error',
       comment: 'Adapters may implement the domain\'s ports, but never call the transports.',
       from: { path: '^src/(infrastructure|config|connections|auth)/' },
-      to: { path: TRANSPORTS },
+      to: { path: [TRANSPORTS, SHARED_TRANSPORT] },
     },
     {
       name: 'client-package-is-server-free',

@@ -1,69 +1,70 @@
-import { SpanKind } from '@opentelemetry/api';
+import type { TextMapGetter } from '@opentelemetry/api';
 import type { Metadata } from '@grpc/grpc-js';
 import { Injectable, Logger } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
-import type { z } from 'zod';
 import { bearerToken, JwtVerifier } from '../auth/jwt-verifier.js';
 import type { Actor } from '../common/actor.js';
-import { describeCause, isServerFault, toAppError } from '../common/app-error.js';
-import { parsePayload } from '../contract/validate.js';
+import type { AppError, ErrorCode } from '../common/app-error.js';
 import { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
-import { newRequestId, withLogContext } from '../infrastructure/observability/log-context.js';
+import { newRequestId, type LogContext } from '../infrastructure/observability/log-context.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
-import { metadataGetter, traced } from '../infrastructure/observability/tracing.js';
+import { metadataGetter } from '../infrastructure/observability/tracing.js';
+import { CallPipeline, type Operation, type Operations, type OperationSpec, type TransportBinding } from '../transport/call-pipeline.js';
 import { GRPC_STATUS } from './grpc-status.js';
 
 /**
- * Runs one gRPC call: the bearer token from metadata first (CONTRACT §2), then the payload schema,
- * then the service as that user. Every failure leaves as a status code from GRPC_STATUS.
+ * The gRPC transport's side of the call pipeline: the bearer token from metadata identifies the
+ * caller (before the payload is looked at, CONTRACT §2), and every failure leaves as a status code
+ * from GRPC_STATUS.
  */
 @Injectable()
 export class GrpcCall {
-  private readonly logger = new Logger('GrpcCall');
+  private readonly pipeline: CallPipeline<Metadata, unknown, Metadata>;
+
+  constructor(verifier: JwtVerifier, metrics: Metrics, lifecycle: Lifecycle) {
+    this.pipeline = new CallPipeline(new GrpcBinding(verifier, metrics), lifecycle, new Logger('GrpcCall'));
+  }
+
+  /** Prepares the methods of a service, each under its gRPC method name, once at start-up. */
+  methods<T extends Record<string, OperationSpec<unknown>>>(specs: T): Operations<T> {
+    return this.pipeline.operations(specs);
+  }
+
+  run<R>(method: Operation<R>, metadata: Metadata, request: unknown): Promise<R> {
+    // The binding answers with the service's result as it is, and throws every refusal.
+    return this.pipeline.call(method, metadata, request) as Promise<R>;
+  }
+}
+
+class GrpcBinding implements TransportBinding<Metadata, unknown, Metadata> {
+  // Under the gRPC instrumentation's server span when it is on; the caller's traceparent otherwise.
+  readonly traceGetter: TextMapGetter<Metadata> = metadataGetter;
 
   constructor(
     private readonly verifier: JwtVerifier,
     private readonly metrics: Metrics,
-    private readonly lifecycle: Lifecycle,
   ) {}
 
-  async run<S extends z.ZodType, R>(
-    method: string,
-    metadata: Metadata,
-    schema: S,
-    request: unknown,
-    action: (actor: Actor, dto: z.output<S>) => Promise<R>,
-  ): Promise<R> {
-    return this.lifecycle.track(
-      withLogContext({ requestId: newRequestId(), event: method }, () =>
-        traced(
-          `grpc ${method}`,
-          { 'rpc.system': 'grpc', 'rpc.service': 'messaging.v1.MessagingService', 'rpc.method': method },
-          () => this.respond(method, metadata, schema, request, action),
-          // Under the gRPC instrumentation's server span when it is on; the caller's traceparent otherwise.
-          { kind: SpanKind.SERVER, remote: { carrier: () => metadata, getter: metadataGetter } },
-        ),
-      ),
-    );
+  span(method: string): { span: string; attributes: Record<string, string> } {
+    return { span: `grpc ${method}`, attributes: { 'rpc.system': 'grpc', 'rpc.service': 'messaging.v1.MessagingService', 'rpc.method': method } };
   }
-
-  private async respond<S extends z.ZodType, R>(
-    method: string,
-    metadata: Metadata,
-    schema: S,
-    request: unknown,
-    action: (actor: Actor, dto: z.output<S>) => Promise<R>,
-  ): Promise<R> {
-    try {
-      const { userId } = await this.verifier.verify(bearerToken(metadata.get('authorization')[0]));
-      const result = await action({ userId }, parsePayload(schema, request));
-      this.metrics.grpcRequests.inc({ method, result: 'ok' });
-      return result;
-    } catch (caught) {
-      const error = toAppError(caught);
-      this.metrics.grpcRequests.inc({ method, result: error.code });
-      if (isServerFault(error)) this.logger.error(`${method} failed with ${error.code}: ${describeCause(caught)}`);
-      throw new RpcException({ code: GRPC_STATUS[error.code], message: error.message });
-    }
+  logContext(method: string): LogContext {
+    return { requestId: newRequestId(), event: method };
+  }
+  traceCarrier(metadata: Metadata): Metadata {
+    return metadata;
+  }
+  async identify(metadata: Metadata): Promise<Actor> {
+    const { userId } = await this.verifier.verify(bearerToken(metadata.get('authorization')[0]));
+    return { userId };
+  }
+  count(method: string, result: 'ok' | ErrorCode): void {
+    this.metrics.grpcRequests.inc({ method, result });
+  }
+  answer(data: unknown): unknown {
+    return data;
+  }
+  refuse(error: AppError): never {
+    throw new RpcException({ code: GRPC_STATUS[error.code], message: error.message });
   }
 }

@@ -7,6 +7,8 @@ import type { Conversation } from '../generated/proto/messaging/v1/Conversation.
 import type { HistoryResponse } from '../generated/proto/messaging/v1/HistoryResponse.js';
 import type { ListConversationsResponse } from '../generated/proto/messaging/v1/ListConversationsResponse.js';
 import { MessagesService } from '../messages/messages.service.js';
+import { operation } from '../transport/call-pipeline.js';
+import { pageResponse } from '../transport/page-response.js';
 import { GrpcCall } from './grpc-call.js';
 
 /**
@@ -15,30 +17,32 @@ import { GrpcCall } from './grpc-call.js';
  */
 @Controller()
 export class MessagingGrpcController {
+  private readonly methods;
+
   constructor(
     private readonly call: GrpcCall,
-    private readonly conversations: ConversationsService,
-    private readonly messages: MessagesService,
-  ) {}
+    conversations: ConversationsService,
+    messages: MessagesService,
+  ) {
+    this.methods = call.methods({
+      GetMessageHistory: operation(messageHistorySchema, async (actor, dto): Promise<HistoryResponse> => pageResponse('messages', await messages.history(actor, dto))),
+      ListConversations: operation(listConversationsSchema, async (actor, dto): Promise<ListConversationsResponse> => pageResponse('conversations', await conversations.list(actor, dto))),
+      CreateConversation: operation(startConversationSchema, (actor, dto): Promise<Conversation> => conversations.start(actor, { participantId: dto.participantId })),
+    });
+  }
 
   @GrpcMethod('MessagingService', 'GetMessageHistory')
   getMessageHistory(request: unknown, metadata: Metadata): Promise<HistoryResponse> {
-    return this.call.run('GetMessageHistory', metadata, messageHistorySchema, request, async (actor, dto) => {
-      const page = await this.messages.history(actor, dto);
-      return { messages: page.items, nextCursor: page.nextCursor };
-    });
+    return this.call.run(this.methods.GetMessageHistory, metadata, request);
   }
 
   @GrpcMethod('MessagingService', 'ListConversations')
   listConversations(request: unknown, metadata: Metadata): Promise<ListConversationsResponse> {
-    return this.call.run('ListConversations', metadata, listConversationsSchema, request, async (actor, dto) => {
-      const page = await this.conversations.list(actor, dto);
-      return { conversations: page.items, nextCursor: page.nextCursor };
-    });
+    return this.call.run(this.methods.ListConversations, metadata, request);
   }
 
   @GrpcMethod('MessagingService', 'CreateConversation')
   createConversation(request: unknown, metadata: Metadata): Promise<Conversation> {
-    return this.call.run('CreateConversation', metadata, startConversationSchema, request, (actor, dto) => this.conversations.start(actor, { participantId: dto.participantId }));
+    return this.call.run(this.methods.CreateConversation, metadata, request);
   }
 }

@@ -1,9 +1,8 @@
-import { SpanKind } from '@opentelemetry/api';
+import type { TextMapGetter } from '@opentelemetry/api';
 import { Inject, Logger } from '@nestjs/common';
 import { WebSocketGateway, type OnGatewayConnection, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
-import type { z } from 'zod';
 import type { Actor } from '../common/actor.js';
-import { describeCause, isServerFault, toAppError } from '../common/app-error.js';
+import type { AppError, ErrorCode } from '../common/app-error.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import {
@@ -16,14 +15,15 @@ import {
   typingSchema,
 } from '@platform/messaging-client/contract';
 import type { AckResult, ClientEvent, ClientEventMap } from '@platform/messaging-client/contract';
-import { parsePayload } from '../contract/validate.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { JwtVerifier } from '../auth/jwt-verifier.js';
 import { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
-import { withLogContext } from '../infrastructure/observability/log-context.js';
+import type { LogContext } from '../infrastructure/observability/log-context.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
-import { headerGetter, traced } from '../infrastructure/observability/tracing.js';
+import { headerGetter } from '../infrastructure/observability/tracing.js';
 import { MessagesService } from '../messages/messages.service.js';
+import { CallPipeline, operation, type Operation, type OperationSpec, type TransportBinding } from '../transport/call-pipeline.js';
+import { pageResponse } from '../transport/page-response.js';
 import { TypingService } from '../typing/typing.service.js';
 import { handshakeMiddleware } from './handshake.js';
 import { SocketNotifier } from './socket-notifier.js';
@@ -37,58 +37,78 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a new socket's catch-up waits for its room's subscription on a Redis Cluster (an SSUBSCRIBE takes about a millisecond). */
 const ROOM_SUBSCRIPTION_WAIT_MS = 1000;
 
-interface Handler<E extends ClientEvent, S extends z.ZodType = z.ZodType> {
-  schema: S;
-  run(gateway: MessagingGateway, actor: Actor, dto: z.output<S>): Promise<ClientEventMap[E]['data']>;
-}
-const handler = <E extends ClientEvent, S extends z.ZodType>(schema: S, run: Handler<E, S>['run']): Handler<E, S> => ({ schema, run });
+type Ack = AckResult<unknown>;
 
 /** The Socket.IO transport (CONTRACT §3.1): each event's schema, and the service call it makes as the socket's user. */
-const EVENTS: { [E in ClientEvent]: Handler<E> } = {
-  startConversation: handler(startConversationSchema, async (g, actor, dto) => ({ conversation: await g.conversations.start(actor, dto) })),
-  sendMessage: handler(sendMessageSchema, async (g, actor, dto) => ({ message: await g.messages.send(actor, dto) })),
-  markAsDelivered: handler(markAsDeliveredSchema, (g, actor, dto) => g.messages.markDelivered(actor, dto).then(() => EMPTY)),
-  markAsRead: handler(markAsReadSchema, (g, actor, dto) => g.messages.markRead(actor, dto).then(() => EMPTY)),
-  startTyping: handler(typingSchema, (g, actor, dto) => g.typing.start(actor, dto).then(() => EMPTY)),
-  stopTyping: handler(typingSchema, (g, actor, dto) => g.typing.stop(actor, dto).then(() => EMPTY)),
-  listConversations: handler(listConversationsSchema, async (g, actor, dto) => {
-    const page = await g.conversations.list(actor, dto);
-    return { conversations: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
-  }),
-  getMessageHistory: handler(messageHistorySchema, async (g, actor, dto) => {
-    const page = await g.messages.history(actor, dto);
-    return { messages: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
-  }),
-};
+const events = (conversations: ConversationsService, messages: MessagesService, typing: TypingService): { [E in ClientEvent]: OperationSpec<ClientEventMap[E]['data']> } => ({
+  startConversation: operation(startConversationSchema, async (actor, dto) => ({ conversation: await conversations.start(actor, dto) })),
+  sendMessage: operation(sendMessageSchema, async (actor, dto) => ({ message: await messages.send(actor, dto) })),
+  markAsDelivered: operation(markAsDeliveredSchema, (actor, dto) => messages.markDelivered(actor, dto).then(() => EMPTY)),
+  markAsRead: operation(markAsReadSchema, (actor, dto) => messages.markRead(actor, dto).then(() => EMPTY)),
+  startTyping: operation(typingSchema, (actor, dto) => typing.start(actor, dto).then(() => EMPTY)),
+  stopTyping: operation(typingSchema, (actor, dto) => typing.stop(actor, dto).then(() => EMPTY)),
+  listConversations: operation(listConversationsSchema, async (actor, dto) => pageResponse('conversations', await conversations.list(actor, dto)), {}),
+  getMessageHistory: operation(messageHistorySchema, async (actor, dto) => pageResponse('messages', await messages.history(actor, dto))),
+});
 
 /**
  * The listener of each event, shared by every socket (Socket.IO calls it with the socket as `this`):
  * no closure, RxJS pipeline or Nest execution context per socket or per event (docs/performance.md).
  * The acknowledgement is the last argument when it is a function; a missing payload is undefined.
  */
-function listeners(gateway: MessagingGateway): Array<[ClientEvent, (this: MessagingSocket, ...args: unknown[]) => void]> {
-  return (Object.keys(EVENTS) as ClientEvent[]).map((event) => [
-    event,
+function listeners(pipeline: CallPipeline<MessagingSocket, Ack, Record<string, unknown>>, operations: Record<ClientEvent, Operation<unknown>>) {
+  return Object.values(operations).map((handler): [ClientEvent, (this: MessagingSocket, ...args: unknown[]) => void] => [
+    handler.name as ClientEvent,
     function (this: MessagingSocket, ...args: unknown[]) {
       const ack = typeof args.at(-1) === 'function' ? (args.pop() as (result: unknown) => void) : undefined;
-      void gateway.handle(event, this, args[0]).then((result) => ack?.(result));
+      void pipeline.call(handler, this, args[0]).then((result) => ack?.(result));
     },
   ]);
 }
 
-/** The Socket.IO transport (CONTRACT §3): handshake, rooms, catch-up, and the events of EVENTS. */
+/** What the Socket.IO transport brings to the call pipeline: the socket's user, the handshake's trace context, the ack union. */
+class SocketBinding implements TransportBinding<MessagingSocket, Ack, Record<string, unknown>> {
+  readonly traceGetter: TextMapGetter<Record<string, unknown>> = headerGetter;
+
+  constructor(private readonly metrics: Metrics) {}
+
+  span(event: string): { span: string; attributes: Record<string, string> } {
+    return { span: `socket ${event}`, attributes: { 'messaging.event': event, 'rpc.system': 'socket.io', 'rpc.method': event } };
+  }
+  logContext(event: string, socket: MessagingSocket): LogContext {
+    return { socketId: socket.id, event };
+  }
+  traceCarrier(socket: MessagingSocket): Record<string, unknown> {
+    return handshakeTraceCarrier(socket);
+  }
+  /** The handshake authenticated the socket's user (src/websocket/handshake.ts). */
+  identify(socket: MessagingSocket): Actor {
+    return { userId: socket.data.userId, socketId: socket.id };
+  }
+  count(event: string, result: 'ok' | ErrorCode, startedMs: number): void {
+    this.metrics.socketEvent(event, result, startedMs);
+  }
+  answer(data: unknown): Ack {
+    return { ok: true, data };
+  }
+  refuse(error: AppError): Ack {
+    return { ok: false, error: { code: error.code, message: error.message } };
+  }
+}
+
+/** The Socket.IO transport (CONTRACT §3): handshake, rooms, catch-up, and the client's `events`. */
 @WebSocketGateway()
 export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger('MessagingGateway');
   private readonly quota: SocketQuota;
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
-  private readonly listeners = listeners(this);
+  private readonly listeners: ReturnType<typeof listeners>;
   private server?: MessagingServer;
 
   constructor(
-    readonly conversations: ConversationsService,
-    readonly messages: MessagesService,
-    readonly typing: TypingService,
+    conversations: ConversationsService,
+    private readonly messages: MessagesService,
+    private readonly typing: TypingService,
     private readonly verifier: JwtVerifier,
     private readonly notifier: SocketNotifier,
     private readonly metrics: Metrics,
@@ -96,6 +116,8 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.quota = new SocketQuota(config.maxSocketsPerUser);
+    const pipeline = new CallPipeline(new SocketBinding(metrics), lifecycle, this.logger);
+    this.listeners = listeners(pipeline, pipeline.operations(events(conversations, messages, typing)));
   }
 
   afterInit(server: MessagingServer): void {
@@ -161,33 +183,6 @@ export class MessagingGateway implements OnGatewayInit, OnGatewayConnection, OnG
     // The shared bound method and arguments, not a closure per socket (docs/performance.md).
     const timer = setTimeout(this.expire, Math.min(remaining, MAX_TIMER_MS), socket, expiresAt).unref();
     this.expiryTimers.set(socket.id, timer);
-  }
-
-  /** Validate, call as the socket's user, map errors, measure: the one path of every event. */
-  handle<E extends ClientEvent>(event: E, socket: MessagingSocket, body: unknown): Promise<AckResult<ClientEventMap[E]['data']>> {
-    return this.lifecycle.track(
-      withLogContext({ socketId: socket.id, event }, () =>
-        traced(`socket ${event}`, { 'messaging.event': event, 'rpc.system': 'socket.io', 'rpc.method': event }, () => this.respond(event, socket, body), {
-          kind: SpanKind.SERVER,
-          remote: { carrier: () => handshakeTraceCarrier(socket), getter: headerGetter },
-        }),
-      ),
-    );
-  }
-
-  private async respond<E extends ClientEvent>(event: E, socket: MessagingSocket, body: unknown): Promise<AckResult<ClientEventMap[E]['data']>> {
-    const started = performance.now();
-    const { schema, run } = EVENTS[event] as Handler<E>;
-    try {
-      const data = await run(this, { userId: socket.data.userId, socketId: socket.id }, parsePayload(schema, event === 'listConversations' ? (body ?? {}) : body));
-      this.metrics.socketEvent(event, 'ok', started);
-      return { ok: true, data };
-    } catch (caught) {
-      const error = toAppError(caught);
-      this.metrics.socketEvent(event, error.code, started);
-      if (isServerFault(error)) this.logger.error(`${event} failed with ${error.code}: ${describeCause(caught)}`);
-      return { ok: false, error: { code: error.code, message: error.message } };
-    }
   }
 }
 
