@@ -21,7 +21,8 @@ describe('compareCodePoints', () => {
       }),
       { numRuns: 2000 },
     );
-  });
+    // 2,000 generated pairs take about a second alone and several on a busy machine.
+  }, 30_000);
 });
 
 describe('isWellFormed', () => {
