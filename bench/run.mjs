@@ -131,7 +131,7 @@ async function main() {
   cleanups.push(() => pool.stop());
   log(`${pool.size} load-generator processes`);
 
-  if (wants('relay')) await runRelay();
+  if (wants('relay') || wants('lowrate')) await runRelay();
   if (['lowrate', 'latency', 'throughput', 'sweep'].some(wants)) await runSingleInstance(baseEnv);
   if (wants('history')) await runHistory({ ...baseEnv });
   if (wants('sockets')) await runSockets(baseEnv);
@@ -273,7 +273,15 @@ async function runRelay() {
   cleanups.push(() => relay.stop());
   await connectPairs('relay', PLAN.relayPairs, 'u', 'relay', relay.url);
   results.relay = { variants: [] };
+  if (wants('lowrate')) {
+    // The floor of the low-rate latency: the same two Socket.IO hops and generators, no work between.
+    const pids = { relay: relay.pid, generators: pool.pids() };
+    await closedLoop('relay', { pairs: 100, inflight: 2, warmupMs: 0, durationMs: PLAN.warmupMs }, pids, false);
+    results.relay.lowRate = await openLoop('relay', PLAN.lowRate, pids);
+    describeRun(`relay low rate ${PLAN.lowRate.rate} msg/s over ${PLAN.lowRate.pairs} pairs`, results.relay.lowRate);
+  }
   for (const variant of PLAN.throughput.variants) {
+    if (!wants('relay')) break;
     if (variant.pairs > PLAN.relayPairs) continue;
     const run = await closedLoop('relay', { ...variant, warmupMs: PLAN.throughput.warmupMs, durationMs: PLAN.throughput.durationMs }, { relay: relay.pid, generators: pool.pids() });
     describeRun(`relay ${variant.pairs} pairs × ${variant.inflight} in flight`, run);
@@ -853,8 +861,11 @@ function summary() {
     lowRate: results.lowRate && {
       p50Ms: results.lowRate.latency.p50Ms,
       p99Ms: results.lowRate.latency.p99Ms,
+      ackP50Ms: results.lowRate.ack.p50Ms,
       rate: results.lowRate.rate,
       pairs: results.lowRate.pairs,
+      bareRelayP50Ms: results.relay?.lowRate?.latency.p50Ms ?? null,
+      bareRelayP99Ms: results.relay?.lowRate?.latency.p99Ms ?? null,
     },
     history: results.history && {
       rows: results.history.rows,

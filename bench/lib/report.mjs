@@ -56,7 +56,10 @@ function headline(results) {
     ]);
   }
   const low = s.lowRate;
-  if (low) rows.push([`Latency at low rate (${n(low.rate)} msg/s over ${n(low.pairs)} pairs)`, `p50 ${ms(low.p50Ms)} ms, p99 ${ms(low.p99Ms)} ms`, 'p50 ≤ 2 ms', mark(low.p50Ms <= 2)]);
+  if (low) {
+    rows.push([`Latency at low rate (${n(low.rate)} msg/s over ${n(low.pairs)} pairs)`, `p50 ${ms(low.p50Ms)} ms, p99 ${ms(low.p99Ms)} ms`, 'p50 ≤ 2 ms', mark(low.p50Ms <= 2)]);
+    if (low.bareRelayP50Ms !== null && low.bareRelayP50Ms !== undefined) rows.push(['… the bare relay at the same rate (baseline)', `p50 ${ms(low.bareRelayP50Ms)} ms, p99 ${ms(low.bareRelayP99Ms)} ms`, '', '']);
+  }
   const h = s.history;
   if (h) {
     rows.push([
@@ -154,7 +157,7 @@ export function renderMarkdown(results) {
   out.push('');
   const cpuNote = 'server CPU µs/msg: the service (or relay) process\'s CPU time over the step divided by messages completed. CPU columns: cores busy on average during the step: the service (or relay; in brackets its busiest main thread, i.e. event loop, where 1.0 means CPU-bound), the load generators, the PostgreSQL backends of the bench databases, and anything else on the machine (`other`: work outside the bench, including other databases, competing for the two cores).';
   const latencyHeader = ['Run', 'msg/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'ack p99 ms', 'server CPU µs/msg', 'CPU (cores)'];
-  if (results.throughput || results.relay) {
+  if (results.throughput || results.relay?.variants.length) {
     out.push('#### Throughput, closed loop (emit → recipient newMessage)');
     out.push('');
     const rows = [];
@@ -184,6 +187,7 @@ export function renderMarkdown(results) {
     out.push('');
     const rows = [];
     if (results.lowRate) rows.push(latencyRow(`${n(results.lowRate.rate)} msg/s over ${n(results.lowRate.pairs)} pairs`, results.lowRate));
+    if (results.relay?.lowRate) rows.push(latencyRow(`bare relay, ${n(results.relay.lowRate.rate)} msg/s over ${n(results.relay.lowRate.pairs)} pairs`, results.relay.lowRate));
     if (results.latencyAt) rows.push(latencyRow(`${n(results.latencyAt.rate)} msg/s over ${n(results.latencyAt.pairs)} pairs`, results.latencyAt));
     out.push(markdownTable(latencyHeader, rows));
     out.push('');

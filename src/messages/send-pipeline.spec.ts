@@ -109,6 +109,25 @@ describe('SendPipeline', () => {
     expect(store.maxInFlight).toBeLessThanOrEqual(3);
   });
 
+  it('sends with nothing in flight right after the event that submitted them, without waiting for the loop phase', async () => {
+    const store = new FakeStore();
+    const pipeline = new SendPipeline(store, 2, () => undefined);
+    const sends = ['a', 'b'].map((text) => Promise.resolve().then(() => pipeline.submit(send('c1', text), () => undefined)));
+    let phaseEnded = false;
+    setImmediate(() => (phaseEnded = true));
+    await new Promise((resolve) => process.nextTick(resolve));
+    // Both came from the same event (one socket read), so they still share the statement.
+    expect(store.batches).toEqual([['a', 'b']]);
+    expect(phaseEnded).toBe(false);
+    // With that batch in flight, later sends gather until the loop's phase ends, as under load.
+    sends.push(pipeline.submit(send('c2', 'x'), () => undefined));
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(store.batches).toEqual([['a', 'b']]);
+    await tick();
+    expect(store.batches).toEqual([['a', 'b'], ['x']]);
+    await settleAll(store, sends);
+  });
+
   it('writes other conversations in parallel while a batch is in flight, up to the concurrency', async () => {
     const store = new FakeStore();
     const pipeline = new SendPipeline(store, 2, () => undefined);

@@ -65,16 +65,21 @@ export class SendPipeline {
   submit(message: NewMessage, afterCommit: AfterCommit): Promise<InsertOutcome> {
     return new Promise((resolve, reject) => {
       this.queue.push({ message, afterCommit, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // Gather what this turn of the event loop brings before the next statement.
-        setImmediate(() => {
-          this.scheduled = false;
-          this.dispatch();
-        });
-      }
+      if (this.scheduled) return;
+      this.scheduled = true;
+      // While a statement is in flight, gather what this turn of the event loop brings (every socket
+      // read of its poll phase) into the next one: that is where batches form under load. With none in
+      // flight nothing is worth waiting for: a lone send leaves as soon as the event that brought it
+      // is handled (with whatever else that event submitted), not after the rest of the loop's phase.
+      if (this.inFlight === 0) process.nextTick(this.dispatchScheduled);
+      else setImmediate(this.dispatchScheduled);
     });
   }
+
+  private readonly dispatchScheduled = (): void => {
+    this.scheduled = false;
+    this.dispatch();
+  };
 
   private dispatch(): void {
     while (this.inFlight < this.concurrency && this.queue.length > 0) {
