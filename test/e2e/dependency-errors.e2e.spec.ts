@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ConnectionsGraph } from '../../src/infrastructure/embedded/connections-graph.js';
 import { startConnectionsServer } from '../../src/infrastructure/embedded/connections-server.js';
@@ -48,8 +49,14 @@ describe('dependency errors are never silent', () => {
 
     const refused = () => logLines(service.output()).filter((line) => String(line.msg).includes('WRONGPASS'));
     await pollUntil('the refused password in the log', () => (refused().length > 0 ? true : undefined), 20_000, 100);
-    // ioredis retries every connection several times a second; the state does not change, so no more lines.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // ioredis retries every connection several times a second; the state does not change, so no more
+    // lines. Redis counts the connections it was offered: three more per client have been refused.
+    const admin = new Redis(redis.url, { password: 'the-right-one', lazyConnect: true, maxRetriesPerRequest: 0 });
+    cleanup.add(() => admin.disconnect());
+    await admin.connect();
+    const offered = async () => Number(/total_connections_received:(\d+)/.exec(await admin.info('stats'))![1]);
+    const offeredAtFirstLine = await offered();
+    await pollUntil('three more refused connections per client', async () => ((await offered()) >= offeredAtFirstLine + 9 ? true : undefined), 20_000, 100);
     const lines = refused();
     expect(lines.map((line) => line.dependency).sort()).toEqual(['redis (messaging-cache)', 'redis (messaging-io-pub)', 'redis (messaging-io-sub)']);
     for (const line of lines) {

@@ -35,7 +35,9 @@ describe('forged tokens on both transports (RS256 configured)', () => {
   let grpc: MessagingServiceClient;
 
   beforeAll(async () => {
-    app = await startTestApp({ JWT_SECRET: '', JWT_PUBLIC_KEY: publicPem, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE });
+    // The longest Connections deadline allowed: the control's CreateConversation must be refused for the
+    // missing connection (PERMISSION_DENIED), not for a slow answer on a loaded machine (UNAVAILABLE).
+    app = await startTestApp({ JWT_SECRET: '', JWT_PUBLIC_KEY: publicPem, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, CONNECTIONS_TIMEOUT_MS: '1500' });
     grpc = messagingClient(app.server.grpcAddress);
   });
   afterAll(async () => {

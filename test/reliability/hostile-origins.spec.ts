@@ -108,4 +108,12 @@ describe('hostile origins', () => {
       raw_upgrade_answer: [...new Set(Object.values(results).map((outcome) => outcome[2]))].join('|'),
     });
   });
+
+  // The one home of the origin checks (test/e2e/origin.e2e.spec.ts merged here, issue #17).
+  it('answers CORS on HTTP for allowed origins only', async () => {
+    const allowed = await fetch(`${app.server.httpUrl}/health/live`, { headers: { Origin: ALLOWED } });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(ALLOWED);
+    const refused = await fetch(`${app.server.httpUrl}/health/live`, { headers: { Origin: 'https://evil.example.com' } });
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+  });
 });

@@ -13,7 +13,7 @@ import { testCleanup } from '../cleanup.js';
 import { report } from '../figures.js';
 import { messageText, userId } from '../factories.js';
 import { bearer, call, messagingClient, statusOf } from '../grpc-client.js';
-import { settle, TestClient } from '../socket-client.js';
+import { TestClient } from '../socket-client.js';
 import { startTestApp } from '../test-app.js';
 
 /** Every client→server event and every RPC, as a non-participant would try them on someone else's conversation. */
@@ -85,7 +85,9 @@ export async function authorizationProperty(options: { pairs: number; users: num
       participants: [users[0]!, users[1]!],
       messageIds: [randomUUID()],
     }));
-    await settle(300);
+    // One instance: once each socket's round trip is answered, every broadcast of the set-up has arrived.
+    const drained = () => Promise.all([...sockets.values()].map((socket) => socket.drained()));
+    await drained();
     const heardBefore = new Map([...sockets].map(([user, socket]) => [user, socket.received.length]));
 
     const snapshot = async () => {
@@ -159,7 +161,7 @@ export async function authorizationProperty(options: { pairs: number; users: num
     const propertyMs = performance.now() - started;
 
     // Nothing written, nothing heard, by anyone.
-    await settle(300);
+    await drained();
     expect(await snapshot()).toEqual(before);
     const leaked = [...sockets].flatMap(([user, socket]) => socket.received.slice(heardBefore.get(user)).map((entry) => ({ user, ...entry })));
     expect(leaked).toEqual([]);

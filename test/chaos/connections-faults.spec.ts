@@ -31,7 +31,7 @@ interface Attempt {
  * through, whatever the phase, nor pairs whose cached answer has expired while the service is down;
  * pairs with nothing cached pass only on a fresh "connected" answer.
  */
-describe('the Connections service slow, down and half failing', () => {
+describe('the Connections service slow, down and half failing (chaos)', () => {
   it('holds the deadline, opens the breaker and fails fast, recovers by itself, and allows no send on a guess', async () => {
     const cleanup = testCleanup();
     const graph = new ConnectionsGraph();
