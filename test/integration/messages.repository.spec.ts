@@ -4,6 +4,7 @@ import type { Message } from '@platform/messaging-client/contract';
 import { clientMessageId, userId } from '../support/factories.js';
 import { createConversation, openDatabase, sendMessage, type TestConversation, type TestDatabase } from '../support/database.js';
 import { sleep } from '../support/figures.js';
+import { applyReceipt, type ReceiptKind, type Watermarks } from '../../src/messages/receipts.js';
 
 describe('MessagesRepository on PostgreSQL', () => {
   let db: TestDatabase;
@@ -263,6 +264,50 @@ describe('MessagesRepository on PostgreSQL', () => {
       expect(await db.messages.markRead(conversation.id, stranger, m1.messageId)).toEqual({ targetFound: true });
       expect(await db.messages.markDelivered(conversation.id, stranger, m1.messageId)).toEqual({ targetFound: true });
       expect((await marks([m1.messageId])).get(m1.messageId)).toMatchObject({ delivered_at: null, read_at: null });
+    });
+  });
+
+  describe('receipts follow their rules (src/messages/receipts.ts)', () => {
+    it('move the row\'s watermarks and unread counter as applyReceipt does, and stamp exactly its range', async () => {
+      const conversation = await createConversation(db);
+      const { user_a: a, user_b: b } = conversation;
+      const sent: Message[] = [];
+      for (const sender of [a, a, b, a, a, b, a, a]) sent.push((await sendMessage(db, conversation, sender)).message);
+      const toB = sent.filter((message) => message.senderId === a);
+      const receipts: Array<[ReceiptKind, number]> = [
+        ['delivered', 2],
+        ['read', 1],
+        ['delivered', 1],
+        ['read', 5],
+        ['delivered', 4],
+        ['read', 3],
+        ['delivered', 7],
+        ['read', 6],
+        ['read', 8],
+        ['delivered', 8],
+      ];
+      let expected: Watermarks = { deliveredSeq: 0, readSeq: 0 };
+      for (const [kind, seq] of receipts) {
+        const before = await marks(toB.map((message) => message.messageId));
+        const { next, stamps } = applyReceipt(expected, kind, seq);
+        const target = sent[seq - 1]!.messageId;
+        const outcome = kind === 'read' ? await db.messages.markRead(conversation.id, b, target) : await db.messages.markDelivered(conversation.id, b, target);
+        const newlyStamped = toB.filter((m) => stamps && m.seq > stamps.after && m.seq <= stamps.upTo && before.get(m.messageId)![`${kind}_at`] === null);
+        expect(outcome.newest?.id, `${kind} ${seq}`).toBe(newlyStamped.at(-1)?.messageId);
+        expected = next;
+
+        const row = await db.sql.query<{ delivered: number; read: number; unread: number }>(
+          'SELECT b_delivered_seq AS delivered, b_read_seq AS read, b_unread AS unread FROM conversation WHERE id = $1',
+          [conversation.id],
+        );
+        expect(row.rows[0], `${kind} ${seq}`).toEqual({ delivered: expected.deliveredSeq, read: expected.readSeq, unread: toB.filter((m) => m.seq > expected.readSeq).length });
+        const after = await marks(sent.map((message) => message.messageId));
+        for (const message of sent) {
+          const addressedToB = message.senderId === a;
+          expect(after.get(message.messageId)!.delivered_at !== null, `delivered ${message.seq} after ${kind} ${seq}`).toBe(addressedToB && message.seq <= expected.deliveredSeq);
+          expect(after.get(message.messageId)!.read_at !== null, `read ${message.seq} after ${kind} ${seq}`).toBe(addressedToB && message.seq <= expected.readSeq);
+        }
+      }
     });
   });
 
