@@ -93,7 +93,7 @@ describe('conversation pairs on an en-US ICU database', () => {
           expect(typeof back === 'string' ? back : back.conversationId).toBe(started.conversationId);
         }
         const row = await db.conversations.findById(started.conversationId);
-        expect([row?.user_a, row?.user_b].sort()).toEqual([first, second].sort());
+        expect([...row!.participantIds].sort()).toEqual([first, second].sort());
       }),
       { numRuns: 400 },
     );
