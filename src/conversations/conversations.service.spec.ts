@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReadAdmission } from '../common/read-admission.js';
+import { ReadAdmission } from '../admission/read-admission.js';
 import type { AppConfig } from '../config/config.js';
 import type { Conversation, ConversationSummary } from '@platform/messaging-client/contract';
 import type { ConnectionChecker } from './connection-checker.port.js';

@@ -1,8 +1,8 @@
 import type { Message } from '@platform/messaging-client/contract';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../common/app-error.js';
-import { ReadAdmission } from '../common/read-admission.js';
-import type { RealtimeNotifier } from '../common/realtime-notifier.port.js';
+import { AppError } from '../contract/app-error.js';
+import { ReadAdmission } from '../admission/read-admission.js';
+import type { RealtimeNotifier } from '../contract/realtime-notifier.port.js';
 import type { AppConfig } from '../config/config.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';

@@ -2,8 +2,9 @@ import { SpanKind } from '@opentelemetry/api';
 import { Inject, Logger } from '@nestjs/common';
 import { WebSocketGateway, type OnGatewayConnection, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
 import type { z } from 'zod';
-import type { Actor } from '../common/actor.js';
-import { describeCause, isServerFault, toAppError } from '../common/app-error.js';
+import type { Actor } from '../contract/actor.js';
+import { isServerFault } from '../contract/app-error.js';
+import { describeCause, toAppError } from '../infrastructure/prisma/driver-errors.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import {
