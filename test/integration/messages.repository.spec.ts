@@ -268,6 +268,15 @@ describe('MessagesRepository on PostgreSQL', () => {
   });
 
   describe('receipts follow their rules (src/messages/receipts.ts)', () => {
+    /** userB's watermarks and unread counter, from the conversation row. */
+    async function userBReceipts(conversation: TestConversation) {
+      const row = await db.sql.query<{ delivered: number; read: number; unread: number }>(
+        'SELECT b_delivered_seq AS delivered, b_read_seq AS read, b_unread AS unread FROM conversation WHERE id = $1',
+        [conversation.conversationId],
+      );
+      return row.rows[0];
+    }
+
     it('move the row\'s watermarks and unread counter as applyReceipt does, and stamp exactly its range', async () => {
       const conversation = await createConversation(db);
       const { userA: a, userB: b } = conversation;
@@ -296,17 +305,33 @@ describe('MessagesRepository on PostgreSQL', () => {
         expect(outcome.newest?.id, `${kind} ${seq}`).toBe(newlyStamped.at(-1)?.messageId);
         expected = next;
 
-        const row = await db.sql.query<{ delivered: number; read: number; unread: number }>(
-          'SELECT b_delivered_seq AS delivered, b_read_seq AS read, b_unread AS unread FROM conversation WHERE id = $1',
-          [conversation.conversationId],
-        );
-        expect(row.rows[0], `${kind} ${seq}`).toEqual({ delivered: expected.deliveredSeq, read: expected.readSeq, unread: toB.filter((m) => m.seq > expected.readSeq).length });
+        expect(await userBReceipts(conversation), `${kind} ${seq}`).toEqual({ delivered: expected.deliveredSeq, read: expected.readSeq, unread: toB.filter((m) => m.seq > expected.readSeq).length });
         const after = await marks(sent.map((message) => message.messageId));
         for (const message of sent) {
           const addressedToB = message.senderId === a;
           expect(after.get(message.messageId)!.delivered_at !== null, `delivered ${message.seq} after ${kind} ${seq}`).toBe(addressedToB && message.seq <= expected.deliveredSeq);
           expect(after.get(message.messageId)!.read_at !== null, `read ${message.seq} after ${kind} ${seq}`).toBe(addressedToB && message.seq <= expected.readSeq);
         }
+      }
+    });
+    it('end where applyReceipt ends whatever order concurrent receipts commit in, each message reported once per kind', async () => {
+      const conversation = await createConversation(db);
+      const { userA: a, userB: b } = conversation;
+      const sent: Message[] = [];
+      for (let i = 0; i < 12; i++) sent.push((await sendMessage(db, conversation, i % 4 === 3 ? b : a)).message);
+      const receipts: Array<[ReceiptKind, number]> = [3, 9, 5, 12, 1, 7, 10, 2, 11, 6, 8, 4].map((seq, i) => [i % 3 === 0 ? 'read' : 'delivered', seq]);
+      const outcomes = await Promise.all(
+        receipts.map(([kind, seq]) => {
+          const target = sent[seq - 1]!.messageId;
+          return kind === 'read' ? db.messages.markRead(conversation.conversationId, b, target) : db.messages.markDelivered(conversation.conversationId, b, target);
+        }),
+      );
+      const expected = receipts.reduce<Watermarks>((current, [kind, seq]) => applyReceipt(current, kind, seq).next, { deliveredSeq: 0, readSeq: 0 });
+      const toB = sent.filter((message) => message.senderId === a);
+      expect(await userBReceipts(conversation)).toEqual({ delivered: expected.deliveredSeq, read: expected.readSeq, unread: toB.filter((m) => m.seq > expected.readSeq).length });
+      for (const kind of ['delivered', 'read'] as const) {
+        const reported = outcomes.flatMap((outcome, i) => (receipts[i]![0] === kind && outcome.newest ? [outcome.newest.id] : []));
+        expect(new Set(reported).size, kind).toBe(reported.length);
       }
     });
   });
