@@ -179,9 +179,8 @@ const UNDELIVERED = statement(
  * from the receipt's rule (`RECEIPT_RULES` in receipts.ts) to do what `applyReceipt` does, atomically:
  * stamps every message addressed to the participant between their watermark of the receipt's kind
  * and the target with the statement's one timestamp, moves each watermark the rule moves (GREATEST:
- * never backwards, whatever commits concurrently; the conversation row's lock orders receipts) and,
- * when the rule counts as read, the unread counter by the number of messages newly stamped; returns
- * the newest message stamped. Lookups are by unique keys and ranges of them, so the statement reads
+ * never backwards, whatever commits concurrently) and, when the rule counts as read, the unread
+ * counter by the number of messages newly stamped; returns the newest message stamped. Lookups are by unique keys and ranges of them, so the statement reads
  * only what it newly marks whatever the statistics say (test/integration/fresh-table-plans.spec.ts).
  */
 function receiptStatement(kind: ReceiptKind, events: boolean) {

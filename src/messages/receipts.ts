@@ -35,7 +35,7 @@ export const RECEIPT_RULES: Readonly<Record<ReceiptKind, ReceiptRule>> = {
 };
 
 /** The watermark of a kind. */
-export function watermark(marks: Watermarks, kind: ReceiptKind): number {
+function watermark(marks: Watermarks, kind: ReceiptKind): number {
   return kind === 'read' ? marks.readSeq : marks.deliveredSeq;
 }
 
