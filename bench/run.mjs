@@ -386,7 +386,7 @@ async function runHistory(baseEnv) {
   log(`  history database: ${seeded.rows.toLocaleString('en')} messages${seeded.seeded ? `, seeded in ${(seeded.seedMs / 1000).toFixed(1)} s` : ' (reused)'}`);
   const service = await startService({ name: 'history-service', env: { ...baseEnv, DATABASE_URL: seeded.url } });
   cleanups.push(() => service.stop());
-  const { encodeCursor } = await import(path.join(ROOT, 'dist/common/cursor.js'));
+  const { encodeCursor } = await import(path.join(ROOT, 'dist/contract/cursor.js'));
   // The raw-SQL baselines run exactly the repositories' statements, with the same bound values.
   const { HISTORY_BEFORE, HISTORY_LATEST } = await import(path.join(ROOT, 'dist/messages/messages.repository.js'));
   const { LIST_FOR_USER, listParameters } = await import(path.join(ROOT, 'dist/conversations/conversations.repository.js'));

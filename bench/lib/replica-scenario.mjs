@@ -103,7 +103,7 @@ export async function runReplicaScenario({ pool, log, baseEnv, jwtSecret, plan, 
     const withReplica = await startService({ name: 'replica-B', env: { ...env, DATABASE_READ_URL: replicaUrl } });
     services.push(withReplica);
 
-    const { encodeCursor } = await import(path.join(ROOT, 'dist/common/cursor.js'));
+    const { encodeCursor } = await import(path.join(ROOT, 'dist/contract/cursor.js'));
     const { pageSize, concurrency, warmupMs, durationMs, rounds, writeRate } = plan;
     const random = mulberry32(7);
     const historyRequests = Array.from({ length: 20_000 }, () => {

@@ -15,7 +15,7 @@ import { databaseUrl, HISTORY_CONVERSATION_ID, LIST_OWNER } from '../lib/db.mjs'
 const ADMIN='postgresql://postgres@127.0.0.1:5432/postgres';
 const { ConnectionsGraph } = await import(path.join(ROOT, 'dist/infrastructure/embedded/connections-graph.js'));
 const { startConnectionsServer } = await import(path.join(ROOT, 'dist/infrastructure/embedded/connections-server.js'));
-const { encodeCursor } = await import(path.join(ROOT, 'dist/common/cursor.js'));
+const { encodeCursor } = await import(path.join(ROOT, 'dist/contract/cursor.js'));
 const conns = await startConnectionsServer(new ConnectionsGraph());
 const secret='x'.repeat(40);
 const svc = await startService({ env: { DATABASE_URL: databaseUrl(ADMIN,'messaging_bench_history'), CONNECTIONS_GRPC_URL: conns.url, JWT_SECRET: secret }, nodeArgs: (process.env.NODEARGS??'').split(' ').filter(Boolean) });

@@ -1,7 +1,7 @@
 import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { JOSEError } from 'jose/errors';
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../contract/app-error.js';
 import { isWellFormed } from '@platform/messaging-client/contract';
 
 export interface JwtSettings {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import CircuitBreaker from 'opossum';
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../contract/app-error.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import type { ConnectionChecker } from '../conversations/connection-checker.port.js';

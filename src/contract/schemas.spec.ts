@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../common/app-error.js';
+import { AppError } from './app-error.js';
 import { sendMessageSchema, startConversationSchema } from '@platform/messaging-client/contract';
 import { parsePayload } from './validate.js';
 

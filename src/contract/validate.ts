@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { AppError } from '../common/app-error.js';
+import { AppError } from './app-error.js';
 
 /** Parses a client payload with its schema; any mismatch is INVALID_ARGUMENT naming the fields. */
 export function parsePayload<S extends z.ZodType>(schema: S, payload: unknown): z.output<S> {

@@ -1,4 +1,4 @@
-import { compareCodePoints } from '@platform/messaging-client/contract';
+import { compareCodePoints, type Conversation } from '@platform/messaging-client/contract';
 
 /**
  * A conversation is stored once per unordered pair: the smaller id is always user A. Smaller in
@@ -20,4 +20,10 @@ export function otherParticipant(participants: Participants, userId: string): st
   if (participants.userA === userId) return participants.userB;
   if (participants.userB === userId) return participants.userA;
   return undefined;
+}
+
+/** The participants of a stored conversation, whose `participantIds` are its ordered pair [userA, userB]. */
+export function participantsOf(conversation: Conversation): Participants {
+  const [userA, userB] = conversation.participantIds;
+  return { conversationId: conversation.conversationId, userA, userB };
 }

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { ReadAdmission } from '../common/read-admission.js';
+import { ReadAdmission } from '../admission/read-admission.js';
 import { PrismaModule } from '../infrastructure/prisma/prisma.module.js';
 import { ConversationsRepository } from './conversations.repository.js';
 import { ConversationsService } from './conversations.service.js';

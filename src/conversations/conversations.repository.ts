@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ConversationSummary } from '@platform/messaging-client/contract';
+import type { Conversation, ConversationSummary } from '@platform/messaging-client/contract';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -8,12 +8,17 @@ import { PrismaService } from '../infrastructure/prisma/prisma.service.js';
 import { ReadSql } from '../infrastructure/prisma/read-sql.js';
 import { decodeMessage, iso, messageColumns } from '../messages/messages.repository.js';
 
-export interface ConversationRow {
+/** A conversation's columns as Prisma returns them; the repository's callers get a `Conversation`. */
+interface ConversationRow {
   id: string;
   user_a: string;
   user_b: string;
   created_at: Date;
-  updated_at: Date;
+}
+
+/** The contract's Conversation of a row: `participantIds` is the stored pair, in order ([user_a, user_b]). */
+function toConversation(row: ConversationRow): Conversation {
+  return { conversationId: row.id, participantIds: [row.user_a, row.user_b], createdAt: row.created_at.toISOString() };
 }
 
 export interface ActivityCursor {
@@ -79,30 +84,30 @@ export class ConversationsRepository {
     this.startedEvent = config.eventBusUrl ? STARTED_EVENT : Prisma.empty;
   }
 
-  async findById(id: string): Promise<ConversationRow | undefined> {
+  async findById(id: string): Promise<Conversation | undefined> {
     const rows = await this.prisma.$queryRaw<ConversationRow[]>`
-      SELECT id::text, user_a, user_b, created_at, updated_at FROM conversation WHERE id = ${id}::uuid`;
-    return rows[0];
+      SELECT id::text, user_a, user_b, created_at FROM conversation WHERE id = ${id}::uuid`;
+    return rows[0] && toConversation(rows[0]);
   }
 
   /** The pair's conversation, created on first use; concurrent starts of the same pair get one row. */
-  async findOrCreate(newId: string, userA: string, userB: string): Promise<ConversationRow> {
+  async findOrCreate(newId: string, userA: string, userB: string): Promise<Conversation> {
     const rows = await this.prisma.$queryRaw<ConversationRow[]>`
       WITH inserted AS (
         INSERT INTO conversation (id, user_a, user_b) VALUES (${newId}::uuid, ${userA}, ${userB})
         ON CONFLICT (user_a, user_b) DO NOTHING
-        RETURNING id, user_a, user_b, created_at, updated_at
+        RETURNING id, user_a, user_b, created_at
       )${this.startedEvent}
-      SELECT id::text, user_a, user_b, created_at, updated_at FROM inserted
+      SELECT id::text, user_a, user_b, created_at FROM inserted
       UNION ALL
-      SELECT id::text, user_a, user_b, created_at, updated_at FROM conversation WHERE user_a = ${userA} AND user_b = ${userB}
+      SELECT id::text, user_a, user_b, created_at FROM conversation WHERE user_a = ${userA} AND user_b = ${userB}
       LIMIT 1`;
-    if (rows[0]) return rows[0];
+    if (rows[0]) return toConversation(rows[0]);
     // The pair was inserted by a concurrent transaction that committed after our snapshot.
     const again = await this.prisma.$queryRaw<ConversationRow[]>`
-      SELECT id::text, user_a, user_b, created_at, updated_at FROM conversation WHERE user_a = ${userA} AND user_b = ${userB}`;
+      SELECT id::text, user_a, user_b, created_at FROM conversation WHERE user_a = ${userA} AND user_b = ${userB}`;
     if (!again[0]) throw new Error('conversation insert conflicted but no row was found');
-    return again[0];
+    return toConversation(again[0]);
   }
 
   async listForUser(userId: string, after: ActivityCursor | undefined, limit: number): Promise<ConversationSummary[]> {

@@ -1,33 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import { ReadAdmission } from '../common/read-admission.js';
+import { ReadAdmission } from '../admission/read-admission.js';
 import type { AppConfig } from '../config/config.js';
-import type { ConversationSummary } from '@platform/messaging-client/contract';
+import type { Conversation, ConversationSummary } from '@platform/messaging-client/contract';
 import type { ConnectionChecker } from './connection-checker.port.js';
-import type { ActivityCursor, ConversationRow, ConversationsRepository } from './conversations.repository.js';
+import type { ActivityCursor, ConversationsRepository } from './conversations.repository.js';
 import { ConversationsService } from './conversations.service.js';
 
 /** The repository's contract, in memory: one conversation per ordered pair; lists newest activity first. */
 class InMemoryConversations {
-  readonly rows: ConversationRow[] = [];
+  readonly rows: Conversation[] = [];
   lookups = 0;
 
-  async findById(id: string): Promise<ConversationRow | undefined> {
+  async findById(id: string): Promise<Conversation | undefined> {
     this.lookups++;
-    return this.rows.find((row) => row.id === id);
+    return this.rows.find((row) => row.conversationId === id);
   }
 
-  async findOrCreate(newId: string, userA: string, userB: string): Promise<ConversationRow> {
-    const existing = this.rows.find((row) => row.user_a === userA && row.user_b === userB);
+  async findOrCreate(newId: string, userA: string, userB: string): Promise<Conversation> {
+    const existing = this.rows.find((row) => row.participantIds[0] === userA && row.participantIds[1] === userB);
     if (existing) return existing;
-    const row = { id: newId, user_a: userA, user_b: userB, created_at: new Date(Date.UTC(2026, 11, 3, 12, 0, this.rows.length)) } as ConversationRow;
+    const row: Conversation = { conversationId: newId, participantIds: [userA, userB], createdAt: new Date(Date.UTC(2026, 11, 3, 12, 0, this.rows.length)).toISOString() };
     this.rows.push(row);
     return row;
   }
 
   async listForUser(userId: string, after: ActivityCursor | undefined, limit: number): Promise<ConversationSummary[]> {
     return this.rows
-      .filter((row) => row.user_a === userId || row.user_b === userId)
-      .map((row): ConversationSummary => ({ conversationId: row.id, participantIds: [row.user_a, row.user_b], createdAt: row.created_at.toISOString(), updatedAt: row.created_at.toISOString(), unreadCount: 0 }))
+      .filter((row) => row.participantIds.includes(userId))
+      .map((row): ConversationSummary => ({ ...row, updatedAt: row.createdAt, unreadCount: 0 }))
       .sort((x, y) => (x.updatedAt === y.updatedAt ? y.conversationId.localeCompare(x.conversationId) : y.updatedAt.localeCompare(x.updatedAt)))
       .filter((summary) => !after || summary.updatedAt < after.updatedAt.toISOString() || (summary.updatedAt === after.updatedAt.toISOString() && summary.conversationId < after.conversationId))
       .slice(0, limit);

@@ -1,19 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { uuidv7 } from 'uuidv7';
-import type { Actor } from '../common/actor.js';
-import { RateLimiter } from '../common/rate-limiter.js';
-import { ReadAdmission } from '../common/read-admission.js';
+import type { Actor } from '../contract/actor.js';
+import { RateLimiter } from '../admission/rate-limiter.js';
+import { ReadAdmission } from '../admission/read-admission.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
-import { AppError } from '../common/app-error.js';
-import { cursorValue, decodeCursor, encodeCursor } from '../common/cursor.js';
-import { resolvePageSize } from '../common/page-size.js';
+import { AppError } from '../contract/app-error.js';
+import { cursorValue, decodeCursor, encodeCursor } from '../contract/cursor.js';
+import { resolvePageSize } from '../contract/page-size.js';
 import type { Conversation, ConversationSummary, Page } from '@platform/messaging-client/contract';
 import type { ListConversationsDto, StartConversationDto } from '@platform/messaging-client/contract';
 import { CONNECTION_CHECKER, type ConnectionChecker } from './connection-checker.port.js';
-import { orderedPair, otherParticipant, type Participants } from './conversation-pair.js';
+import { orderedPair, otherParticipant, participantsOf, type Participants } from './conversation-pair.js';
 import { ParticipantsCache } from './participants-cache.js';
-import { ConversationsRepository, type ConversationRow } from './conversations.repository.js';
+import { ConversationsRepository } from './conversations.repository.js';
 
 const LIST_PAGE = { default: 20, max: 100 };
 
@@ -44,9 +44,9 @@ export class ConversationsService {
     if (!this.startLimiter.tryTake(actor.userId)) throw new AppError('RESOURCE_EXHAUSTED', 'starting conversations too fast; slow down');
     await this.requireConnected(actor.userId, dto.participantId);
     const [userA, userB] = orderedPair(actor.userId, dto.participantId);
-    const row = await this.repository.findOrCreate(uuidv7(), userA, userB);
-    this.participants.set({ conversationId: row.id, userA: row.user_a, userB: row.user_b });
-    return toConversation(row);
+    const conversation = await this.repository.findOrCreate(uuidv7(), userA, userB);
+    this.participants.set(participantsOf(conversation));
+    return conversation;
   }
 
   /**
@@ -56,9 +56,9 @@ export class ConversationsService {
   async requireMembership(actor: Actor, conversationId: string): Promise<Membership> {
     let participants = this.participants.get(conversationId);
     if (!participants) {
-      const row = await this.repository.findById(conversationId);
-      if (row) {
-        participants = { conversationId: row.id, userA: row.user_a, userB: row.user_b };
+      const conversation = await this.repository.findById(conversationId);
+      if (conversation) {
+        participants = participantsOf(conversation);
         this.participants.set(participants);
       }
     }
@@ -91,8 +91,4 @@ function decodeActivityCursor(raw: string) {
     values.length === 2 && cursorValue.timestamp(values[0]) && cursorValue.uuid(values[1]),
   );
   return { updatedAt: new Date(updatedAt), conversationId };
-}
-
-export function toConversation(row: ConversationRow): Conversation {
-  return { conversationId: row.id, participantIds: [row.user_a, row.user_b], createdAt: row.created_at.toISOString() };
 }

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import type { ErrorCode } from '../common/app-error.js';
+import type { ErrorCode } from '@platform/messaging-client/contract';
 
 /** The one mapping from the service's error codes to gRPC status codes (CONTRACT §4). */
 export const GRPC_STATUS: Record<ErrorCode, status> = {

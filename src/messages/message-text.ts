@@ -1,4 +1,4 @@
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../contract/app-error.js';
 
 /**
  * A message text is 1..max characters (Unicode code points, not UTF-16 units, so an emoji counts

@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/config.js';
 import type { Message as MessageRecord } from '../generated/prisma/client.js';
 import { HotSql, isUniqueViolation, statement, type HotStatement } from '../infrastructure/prisma/hot-sql.js';
 import { ReadSql } from '../infrastructure/prisma/read-sql.js';
+import { RECEIPT_RULES, type ReceiptKind } from './receipts.js';
 import type { BatchStore, InsertOutcome, NewMessage } from './send-pipeline.js';
 
 /** A timestamptz(3) as the contract's ISO 8601 UTC string, formatted by PostgreSQL (no Date on the way). */
@@ -150,25 +151,25 @@ const UNDELIVERED = statement(
 );
 
 /**
- * One receipt statement ($1 conversation, $2 the participant marking, $3 the target message):
- * stamps every message addressed to the participant between their watermark and the target with
- * the statement's one timestamp, moves the watermark (never backwards) and, for reads, the unread
- * counter by the number of messages newly read; returns the newest message stamped. Lookups are by
- * unique keys and ranges of them, so the statement reads only what it newly marks whatever the
- * statistics say (test/integration/fresh-table-plans.spec.ts).
+ * One receipt statement ($1 conversation, $2 the participant marking, $3 the target message), built
+ * from the receipt's rule (`RECEIPT_RULES` in receipts.ts) to do what `applyReceipt` does, atomically:
+ * stamps every message addressed to the participant between their watermark of the receipt's kind
+ * and the target with the statement's one timestamp, moves each watermark the rule moves (GREATEST:
+ * never backwards, whatever commits concurrently) and, when the rule counts as read, the unread
+ * counter by the number of messages newly stamped; returns the newest message stamped. Lookups are by unique keys and ranges of them, so the statement reads
+ * only what it newly marks whatever the statistics say (test/integration/fresh-table-plans.spec.ts).
  */
-function receiptStatement(kind: 'delivered' | 'read', events: boolean) {
-  const set = kind === 'read' ? 'read_at = statement_timestamp(), delivered_at = COALESCE(m.delivered_at, statement_timestamp())' : 'delivered_at = statement_timestamp()';
-  const counterMoves =
-    kind === 'read'
-      ? `a_read_seq = CASE WHEN p.is_a THEN GREATEST(c.a_read_seq, t.seq) ELSE c.a_read_seq END,
-         b_read_seq = CASE WHEN p.is_a THEN c.b_read_seq ELSE GREATEST(c.b_read_seq, t.seq) END,
-         a_delivered_seq = CASE WHEN p.is_a THEN GREATEST(c.a_delivered_seq, t.seq) ELSE c.a_delivered_seq END,
-         b_delivered_seq = CASE WHEN p.is_a THEN c.b_delivered_seq ELSE GREATEST(c.b_delivered_seq, t.seq) END,
-         a_unread = c.a_unread - CASE WHEN p.is_a THEN n.count ELSE 0 END,
-         b_unread = c.b_unread - CASE WHEN p.is_a THEN 0 ELSE n.count END`
-      : `a_delivered_seq = CASE WHEN p.is_a THEN GREATEST(c.a_delivered_seq, t.seq) ELSE c.a_delivered_seq END,
-         b_delivered_seq = CASE WHEN p.is_a THEN c.b_delivered_seq ELSE GREATEST(c.b_delivered_seq, t.seq) END`;
+function receiptStatement(kind: ReceiptKind, events: boolean) {
+  const rule = RECEIPT_RULES[kind];
+  // The range holds only messages without the receipt's own mark; the marks it implies keep an earlier time.
+  const set = rule.moves.map((mark) => (mark === kind ? `${mark}_at = statement_timestamp()` : `${mark}_at = COALESCE(m.${mark}_at, statement_timestamp())`)).join(', ');
+  const onOwnSide = (column: string, moved: (current: string) => string) =>
+    `a_${column} = CASE WHEN p.is_a THEN ${moved(`c.a_${column}`)} ELSE c.a_${column} END,
+     b_${column} = CASE WHEN p.is_a THEN c.b_${column} ELSE ${moved(`c.b_${column}`)} END`;
+  const counterMoves = [
+    ...rule.moves.map((mark) => onOwnSide(`${mark}_seq`, (current) => `GREATEST(${current}, t.seq)`)),
+    ...(rule.countsAsRead ? [onOwnSide('unread', (current) => `${current} - n.count`)] : []),
+  ].join(',\n         ');
   // With events: one message.<kind> when something was marked, written after `moved` locked the
   // conversation row (its position is then in commit order, docs/events.md). A read that also marks
   // messages delivered writes message.read only.

@@ -1,14 +1,15 @@
 import type { Message } from '@platform/messaging-client/contract';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../common/app-error.js';
-import { ReadAdmission } from '../common/read-admission.js';
-import type { RealtimeNotifier } from '../common/realtime-notifier.port.js';
+import { AppError } from '../contract/app-error.js';
+import { ReadAdmission } from '../admission/read-admission.js';
+import type { RealtimeNotifier } from '../contract/realtime-notifier.port.js';
 import type { AppConfig } from '../config/config.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import { Metrics } from '../infrastructure/observability/metrics.js';
 import type { TypingService } from '../typing/typing.service.js';
 import type { MarkOutcome, MessagesRepository } from './messages.repository.js';
 import { MessagesService } from './messages.service.js';
+import { applyReceipt, type ReceiptKind, type Watermarks } from './receipts.js';
 import type { InsertOutcome, NewMessage } from './send-pipeline.js';
 
 const CONVERSATION = '0190f000-0000-7000-8000-000000000001';
@@ -16,8 +17,7 @@ const CONVERSATION = '0190f000-0000-7000-8000-000000000001';
 /** The repository's contract in memory: gap-free seq, one row per (sender, clientMessageId), receipts as watermarks. */
 class InMemoryMessages {
   readonly rows: Message[] = [];
-  readonly delivered = new Map<string, number>();
-  readonly read = new Map<string, number>();
+  readonly watermarks = new Map<string, Watermarks>();
 
   async insertBatch(messages: NewMessage[]): Promise<InsertOutcome[]> {
     return messages.map((input) => this.insert(input));
@@ -40,20 +40,20 @@ class InMemoryMessages {
   }
 
   async markDelivered(conversationId: string, recipientId: string, targetId: string): Promise<MarkOutcome> {
-    return this.mark(this.delivered, conversationId, recipientId, targetId);
+    return this.mark('delivered', conversationId, recipientId, targetId);
   }
   async markRead(conversationId: string, recipientId: string, targetId: string): Promise<MarkOutcome> {
-    return this.mark(this.read, conversationId, recipientId, targetId);
+    return this.mark('read', conversationId, recipientId, targetId);
   }
 
-  private mark(watermarks: Map<string, number>, conversationId: string, recipientId: string, targetId: string): MarkOutcome {
+  /** The receipt rules on the rows: the newest message addressed to the participant in the range stamped. */
+  private mark(kind: ReceiptKind, conversationId: string, recipientId: string, targetId: string): MarkOutcome {
     const target = this.rows.find((row) => row.messageId === targetId && row.conversationId === conversationId);
     if (!target) return { targetFound: false };
-    const from = watermarks.get(recipientId) ?? 0;
-    const newest = this.rows.filter((row) => row.conversationId === conversationId && row.senderId !== recipientId && row.seq > from && row.seq <= target.seq).at(-1);
-    if (!newest) return { targetFound: true };
-    watermarks.set(recipientId, newest.seq);
-    return { targetFound: true, newest: { id: newest.messageId, at: new Date() } };
+    const { next, stamps } = applyReceipt(this.watermarks.get(recipientId) ?? { deliveredSeq: 0, readSeq: 0 }, kind, target.seq);
+    this.watermarks.set(recipientId, next);
+    const newest = stamps && this.rows.filter((row) => row.conversationId === conversationId && row.senderId !== recipientId && row.seq > stamps.after && row.seq <= stamps.upTo).at(-1);
+    return newest ? { targetFound: true, newest: { id: newest.messageId, at: new Date() } } : { targetFound: true };
   }
 
   async history(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<Message[]> {
@@ -170,7 +170,10 @@ describe('MessagesService', () => {
     await service.markDelivered(bob, { conversationId: CONVERSATION, lastDeliveredMessageId: m1.messageId });
     await service.markRead(bob, { conversationId: CONVERSATION, lastReadMessageId: m1.messageId });
     await service.markRead(bob, { conversationId: CONVERSATION, lastReadMessageId: m1.messageId });
-    expect(notifier.told).toEqual([`delivered ${m2.messageId} → alice`, `read ${m1.messageId} → alice`]);
+    // m2 is read now, so it was delivered: a delivery receipt for it is behind and tells no one.
+    await service.markRead(bob, { conversationId: CONVERSATION, lastReadMessageId: m2.messageId });
+    await service.markDelivered(bob, { conversationId: CONVERSATION, lastDeliveredMessageId: m2.messageId });
+    expect(notifier.told).toEqual([`delivered ${m2.messageId} → alice`, `read ${m1.messageId} → alice`, `read ${m2.messageId} → alice`]);
     expect(await codeOf(service.markRead({ userId: 'mallory' }, { conversationId: CONVERSATION, lastReadMessageId: m1.messageId }))).toBe('PERMISSION_DENIED');
   });
 

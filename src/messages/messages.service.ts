@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { uuidv7 } from 'uuidv7';
-import type { Actor } from '../common/actor.js';
-import { AppError } from '../common/app-error.js';
-import { cursorValue, decodeCursor, encodeCursor } from '../common/cursor.js';
-import { resolvePageSize } from '../common/page-size.js';
-import { REALTIME_NOTIFIER, type RealtimeNotifier } from '../common/realtime-notifier.port.js';
+import type { Actor } from '../contract/actor.js';
+import { AppError } from '../contract/app-error.js';
+import { cursorValue, decodeCursor, encodeCursor } from '../contract/cursor.js';
+import { resolvePageSize } from '../contract/page-size.js';
+import { REALTIME_NOTIFIER, type RealtimeNotifier } from '../contract/realtime-notifier.port.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import type { Message, Page } from '@platform/messaging-client/contract';
@@ -14,8 +14,8 @@ import { Metrics } from '../infrastructure/observability/metrics.js';
 import { TypingService } from '../typing/typing.service.js';
 import { assertValidText } from './message-text.js';
 import { MessagesRepository } from './messages.repository.js';
-import { RateLimiter } from '../common/rate-limiter.js';
-import { ReadAdmission, readConnections } from '../common/read-admission.js';
+import { RateLimiter } from '../admission/rate-limiter.js';
+import { ReadAdmission, readConnections } from '../admission/read-admission.js';
 import { SendPipeline } from './send-pipeline.js';
 
 const HISTORY_PAGE = { default: 50, max: 100 };

@@ -1,8 +1,9 @@
 import type { TextMapGetter } from '@opentelemetry/api';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import type { Actor } from '../common/actor.js';
-import { AppError, type ErrorCode } from '../common/app-error.js';
+import type { ErrorCode } from '@platform/messaging-client/contract';
+import type { Actor } from '../contract/actor.js';
+import { AppError } from '../contract/app-error.js';
 import { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
 import { currentLogContext, type LogContext } from '../infrastructure/observability/log-context.js';
 import { CallPipeline, operation, type TransportBinding } from './call-pipeline.js';

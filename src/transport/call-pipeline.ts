@@ -1,8 +1,10 @@
 import { SpanKind, type TextMapGetter } from '@opentelemetry/api';
 import type { LoggerService } from '@nestjs/common';
 import type { z } from 'zod';
-import type { Actor } from '../common/actor.js';
-import { describeCause, isServerFault, toAppError, type AppError, type ErrorCode } from '../common/app-error.js';
+import type { ErrorCode } from '@platform/messaging-client/contract';
+import type { Actor } from '../contract/actor.js';
+import { isServerFault, type AppError } from '../contract/app-error.js';
+import { describeCause, toAppError } from '../infrastructure/prisma/driver-errors.js';
 import { parsePayload } from '../contract/validate.js';
 import type { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
 import { withLogContext, type LogContext } from '../infrastructure/observability/log-context.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AppError } from '../common/app-error.js';
-import type { RealtimeNotifier } from '../common/realtime-notifier.port.js';
+import { AppError } from '../contract/app-error.js';
+import type { RealtimeNotifier } from '../contract/realtime-notifier.port.js';
 import type { AppConfig } from '../config/config.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import { TypingService } from './typing.service.js';

@@ -1,12 +1,12 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import type { Actor } from '../common/actor.js';
-import { REALTIME_NOTIFIER, type RealtimeNotifier } from '../common/realtime-notifier.port.js';
+import type { Actor } from '../contract/actor.js';
+import { REALTIME_NOTIFIER, type RealtimeNotifier } from '../contract/realtime-notifier.port.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import type { TypingDto } from '@platform/messaging-client/contract';
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../contract/app-error.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
-import { RateLimiter } from '../common/rate-limiter.js';
+import { RateLimiter } from '../admission/rate-limiter.js';
 
 const TYPING_EVENTS_PER_SECOND = 5;
 

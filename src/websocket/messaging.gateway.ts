@@ -1,8 +1,9 @@
 import type { TextMapGetter } from '@opentelemetry/api';
 import { Inject, Logger } from '@nestjs/common';
 import { WebSocketGateway, type OnGatewayConnection, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
-import type { Actor } from '../common/actor.js';
-import type { AppError, ErrorCode } from '../common/app-error.js';
+import type { Actor } from '../contract/actor.js';
+import type { AppError } from '../contract/app-error.js';
+import type { ErrorCode } from '@platform/messaging-client/contract';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import {

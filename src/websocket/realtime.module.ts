@@ -1,5 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { REALTIME_NOTIFIER } from '../common/realtime-notifier.port.js';
+import { REALTIME_NOTIFIER } from '../contract/realtime-notifier.port.js';
 import { SocketNotifier } from './socket-notifier.js';
 
 /** Provides the domain's RealtimeNotifier port over Socket.IO rooms; global for the reason ConnectionsModule is. */

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Actor } from '../common/actor.js';
+import type { Actor } from '../contract/actor.js';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import type { RealtimeNotifier } from '../common/realtime-notifier.port.js';
+import type { RealtimeNotifier } from '../contract/realtime-notifier.port.js';
 import type { Message, MessageDeliveredEvent, MessageReadEvent, TypingEvent } from '@platform/messaging-client/contract';
 import { userRoom, type MessagingServer } from './socket-types.js';
 

@@ -61,7 +61,7 @@ describe('the Connections service slow, down and half failing (chaos)', () => {
         const conversation = await createConversation(db, alice, bob);
         const socket = await TestClient.connect(app.server.httpUrl, await app.token(alice));
         sockets.push(socket);
-        return { alice, bob, socket, conversationId: conversation.id };
+        return { alice, bob, socket, conversationId: conversation.conversationId };
       };
       let cold = await Promise.all(Array.from({ length: 50 }, () => pair(true)));
       const notConnected = await Promise.all(Array.from({ length: 5 }, () => pair(false)));

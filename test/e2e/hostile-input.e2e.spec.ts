@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { encodeCursor } from '../../src/common/cursor.js';
+import { encodeCursor } from '../../src/contract/cursor.js';
 import type { Conversation__Output } from '../../src/generated/proto/messaging/v1/Conversation.js';
 import type { CreateConversationRequest } from '../../src/generated/proto/messaging/v1/CreateConversationRequest.js';
 import type { HistoryRequest } from '../../src/generated/proto/messaging/v1/HistoryRequest.js';

@@ -28,9 +28,10 @@ describe('ConversationsRepository on PostgreSQL', () => {
       const [userA, userB] = [userId('a'), userId('b')];
       const firstId = uuidv7();
       const first = await db.conversations.findOrCreate(firstId, userA, userB);
-      expect(first).toMatchObject({ id: firstId, user_a: userA, user_b: userB });
-      expect(first.created_at).toBeInstanceOf(Date);
-      expect(first.updated_at.getTime()).toBe(first.created_at.getTime());
+      expect(first).toEqual({ conversationId: firstId, participantIds: [userA, userB], createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/) });
+      // A new conversation's last activity is its creation.
+      const [summary] = await db.conversations.listForUser(userA, undefined, 1);
+      expect(summary?.updatedAt).toBe(first.createdAt);
 
       const again = await db.conversations.findOrCreate(uuidv7(), userA, userB);
       expect(again).toEqual(first);
@@ -41,7 +42,7 @@ describe('ConversationsRepository on PostgreSQL', () => {
     it('gives 20 concurrent calls for the same pair one row', async () => {
       const [userA, userB] = [userId('a'), userId('b')];
       const rows = await Promise.all(Array.from({ length: 20 }, () => db.conversations.findOrCreate(uuidv7(), userA, userB)));
-      expect(new Set(rows.map((row) => row.id)).size).toBe(1);
+      expect(new Set(rows.map((row) => row.conversationId)).size).toBe(1);
       for (const row of rows) expect(row).toEqual(rows[0]);
       expect(await pairCount(userA, userB)).toBe(1);
     });
@@ -50,7 +51,7 @@ describe('ConversationsRepository on PostgreSQL', () => {
       const [a, b, c] = [userId('a'), userId('b'), userId('c')];
       const ab = await db.conversations.findOrCreate(uuidv7(), a, b);
       const ac = await db.conversations.findOrCreate(uuidv7(), a, c);
-      expect(ab.id).not.toBe(ac.id);
+      expect(ab.conversationId).not.toBe(ac.conversationId);
     });
 
     it('refuses an unordered or degenerate pair (CHECK user_a < user_b)', async () => {
@@ -95,17 +96,17 @@ describe('ConversationsRepository on PostgreSQL', () => {
       const me = userId('m');
       const conversations: TestConversation[] = [];
       for (let i = 0; i < 8; i++) conversations.push(await createConversation(db, me, userId(i % 2 ? 'a' : 'z')));
-      expect(conversations.some((c) => c.user_a === me) && conversations.some((c) => c.user_b === me)).toBe(true);
+      expect(conversations.some((c) => c.userA === me) && conversations.some((c) => c.userB === me)).toBe(true);
       const base = Date.parse('2030-01-01T00:00:00.000Z');
       const offsets = [5, 3, 3, 3, 9, 1, 9, 7];
       for (const [i, conversation] of conversations.entries()) {
-        await db.sql.query('UPDATE conversation SET updated_at = $2 WHERE id = $1', [conversation.id, new Date(base + offsets[i] * 1000)]);
+        await db.sql.query('UPDATE conversation SET updated_at = $2 WHERE id = $1', [conversation.conversationId, new Date(base + offsets[i] * 1000)]);
       }
       // Someone else's conversation with the same times must not show up.
       const foreign = await createConversation(db);
-      await db.sql.query('UPDATE conversation SET updated_at = $2 WHERE id = $1', [foreign.id, new Date(base + 4000)]);
+      await db.sql.query('UPDATE conversation SET updated_at = $2 WHERE id = $1', [foreign.conversationId, new Date(base + 4000)]);
       const expected = conversations
-        .map((c, i) => ({ id: c.id, updated_at: new Date(base + offsets[i] * 1000) }))
+        .map((c, i) => ({ id: c.conversationId, updated_at: new Date(base + offsets[i] * 1000) }))
         .sort(byActivity);
       return { me, conversations, expected };
     }
@@ -127,16 +128,16 @@ describe('ConversationsRepository on PostgreSQL', () => {
 
     it('moves a conversation to the top when a message is sent in it', async () => {
       const { me, conversations, expected } = await arrange();
-      const oldest = conversations.find((c) => c.id === expected.at(-1)!.id)!;
+      const oldest = conversations.find((c) => c.conversationId === expected.at(-1)!.id)!;
       // Back to the present (the arranged times are in 2030, and activity never moves backwards).
       await db.sql.query("UPDATE conversation SET updated_at = now() - interval '1 day' WHERE id = ANY($1::uuid[])", [
-        conversations.map((c) => c.id),
+        conversations.map((c) => c.conversationId),
       ]);
-      const newest = conversations.find((c) => c.id === expected[0].id)!;
+      const newest = conversations.find((c) => c.conversationId === expected[0].id)!;
       await sendMessage(db, newest, me);
       await sendMessage(db, oldest, me);
       const rows = await db.conversations.listForUser(me, undefined, 2);
-      expect(rows.map((row) => row.conversationId)).toEqual([oldest.id, newest.id]);
+      expect(rows.map((row) => row.conversationId)).toEqual([oldest.conversationId, newest.conversationId]);
     });
 
     it("counts unread messages from the caller's side and carries the last message", async () => {
@@ -151,32 +152,32 @@ describe('ConversationsRepository on PostgreSQL', () => {
       const last = (await sendMessage(db, conversation, me, { text: 'the last word' })).message;
 
       const summaryOf = async (user: string, id: string) => (await db.conversations.listForUser(user, undefined, 10)).find((row) => row.conversationId === id)!;
-      const summary = await summaryOf(me, conversation.id);
+      const summary = await summaryOf(me, conversation.conversationId);
       expect(summary.unreadCount).toBe(3);
       expect(summary.lastMessage).toEqual(last);
       expect(summary.lastMessage).toMatchObject({ seq: 5, senderId: me, text: 'the last word' });
       expect(summary.updatedAt).toBe(last.timestamp);
 
-      const blank = await summaryOf(me, empty.id);
+      const blank = await summaryOf(me, empty.conversationId);
       expect(blank.unreadCount).toBe(0);
       expect(blank.lastMessage).toBeUndefined();
 
       const theirs = await db.conversations.listForUser(other, undefined, 10);
-      expect(theirs.map((row) => row.conversationId)).toEqual([conversation.id]);
+      expect(theirs.map((row) => row.conversationId)).toEqual([conversation.conversationId]);
       expect(theirs[0].unreadCount).toBe(2);
       expect(theirs[0].lastMessage?.messageId).toBe(last.messageId);
 
-      await db.messages.markRead(conversation.id, me, fromOther[1].messageId);
-      expect((await summaryOf(me, conversation.id)).unreadCount).toBe(1);
+      await db.messages.markRead(conversation.conversationId, me, fromOther[1].messageId);
+      expect((await summaryOf(me, conversation.conversationId)).unreadCount).toBe(1);
       // Reading again, or backwards, moves no counter.
-      await db.messages.markRead(conversation.id, me, fromOther[1].messageId);
-      await db.messages.markRead(conversation.id, me, fromOther[0].messageId);
-      expect((await summaryOf(me, conversation.id)).unreadCount).toBe(1);
+      await db.messages.markRead(conversation.conversationId, me, fromOther[1].messageId);
+      await db.messages.markRead(conversation.conversationId, me, fromOther[0].messageId);
+      expect((await summaryOf(me, conversation.conversationId)).unreadCount).toBe(1);
       // Delivery alone does not make a message read.
-      await db.messages.markDelivered(conversation.id, other, last.messageId);
-      expect((await summaryOf(other, conversation.id)).unreadCount).toBe(2);
-      await db.messages.markRead(conversation.id, other, last.messageId);
-      const read = await summaryOf(other, conversation.id);
+      await db.messages.markDelivered(conversation.conversationId, other, last.messageId);
+      expect((await summaryOf(other, conversation.conversationId)).unreadCount).toBe(2);
+      await db.messages.markRead(conversation.conversationId, other, last.messageId);
+      const read = await summaryOf(other, conversation.conversationId);
       expect(read.unreadCount).toBe(0);
       expect(read.lastMessage?.readAt).toBeDefined();
       expect(read.lastMessage?.deliveredAt).toBeDefined();
@@ -184,19 +185,19 @@ describe('ConversationsRepository on PostgreSQL', () => {
 
     it('keeps unread counters exact under concurrent sends and reads', async () => {
       const conversation = await createConversation(db);
-      const [a, b] = [conversation.user_a, conversation.user_b];
+      const [a, b] = [conversation.userA, conversation.userB];
       const sent = await Promise.all(Array.from({ length: 40 }, (_, i) => sendMessage(db, conversation, i % 4 === 0 ? b : a)));
       const toB = sent.filter((outcome) => outcome.message.senderId === a).map((outcome) => outcome.message);
       // Reads racing each other and further sends.
       await Promise.all([
-        ...toB.map((message) => db.messages.markRead(conversation.id, b, message.messageId)),
+        ...toB.map((message) => db.messages.markRead(conversation.conversationId, b, message.messageId)),
         ...Array.from({ length: 10 }, () => sendMessage(db, conversation, a)),
       ]);
       const unread = await db.sql.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM message WHERE conversation_id = $1 AND recipient_id = $2 AND read_at IS NULL',
-        [conversation.id, b],
+        [conversation.conversationId, b],
       );
-      const counters = await db.sql.query<{ b_unread: number; a_unread: number }>('SELECT a_unread, b_unread FROM conversation WHERE id = $1', [conversation.id]);
+      const counters = await db.sql.query<{ b_unread: number; a_unread: number }>('SELECT a_unread, b_unread FROM conversation WHERE id = $1', [conversation.conversationId]);
       expect(counters.rows[0]!.b_unread).toBe(unread.rows[0]!.n);
       expect(counters.rows[0]!.a_unread).toBe(10);
     });

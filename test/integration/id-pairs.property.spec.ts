@@ -6,8 +6,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUserToken } from '../../src/auth/jwt-signer.js';
 import { JwtVerifier } from '../../src/auth/jwt-verifier.js';
-import { AppError } from '../../src/common/app-error.js';
-import { ReadAdmission } from '../../src/common/read-admission.js';
+import { AppError } from '../../src/contract/app-error.js';
+import { ReadAdmission } from '../../src/admission/read-admission.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startConversationSchema } from '@platform/messaging-client/contract';
 import { parsePayload } from '../../src/contract/validate.js';
@@ -93,7 +93,7 @@ describe('conversation pairs on an en-US ICU database', () => {
           expect(typeof back === 'string' ? back : back.conversationId).toBe(started.conversationId);
         }
         const row = await db.conversations.findById(started.conversationId);
-        expect([row?.user_a, row?.user_b].sort()).toEqual([first, second].sort());
+        expect([...row!.participantIds].sort()).toEqual([first, second].sort());
       }),
       { numRuns: 400 },
     );

@@ -51,24 +51,24 @@ describe('outbox writes', () => {
 
   function newMessage(conversation: TestConversation, senderId: string, extra: Partial<NewMessage> = {}): NewMessage {
     const recipientId = conversation.other(senderId);
-    return { id: uuidv7(), conversationId: conversation.id, senderId, recipientId, recipientIsUserA: recipientId === conversation.user_a, text: messageText(), ...extra };
+    return { id: uuidv7(), conversationId: conversation.conversationId, senderId, recipientId, recipientIsUserA: recipientId === conversation.userA, text: messageText(), ...extra };
   }
 
   it('writes one message.sent per message of a batch, in seq order within each conversation', async () => {
     const conversations = await Promise.all([1, 2, 3].map(() => createConversation(withEvents)));
     const batch = Array.from({ length: 90 }, (_, i) => {
       const conversation = conversations[i % 3]!;
-      return newMessage(conversation, i % 2 === 0 ? conversation.user_a : conversation.user_b);
+      return newMessage(conversation, i % 2 === 0 ? conversation.userA : conversation.userB);
     });
     await withEvents.messages.insertBatch(batch);
-    const rows = await outbox(conversations.map((conversation) => conversation.id));
+    const rows = await outbox(conversations.map((conversation) => conversation.conversationId));
     // The batch's events are one outbox row.
     const batchRows = await withEvents.sql.query<{ events: number; payload: unknown }>('SELECT events, payload FROM outbox_event WHERE $1::uuid = ANY(message_ids)', [batch[0]!.id]);
     expect(batchRows.rows).toEqual([{ events: 90, payload: null }]);
     for (const conversation of conversations) {
-      const own = rows.filter((row) => row.conversationId === conversation.id);
+      const own = rows.filter((row) => row.conversationId === conversation.conversationId);
       expect(own[0]!.subject).toBe('messaging.v1.conversation.started');
-      expect(own[0]!.payload.conversation?.conversationId).toBe(conversation.id);
+      expect(own[0]!.payload.conversation?.conversationId).toBe(conversation.conversationId);
       const seqs = own.slice(1).map((row) => row.payload.message?.seq);
       expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
       expect(own.slice(1).every((row) => row.payload.recipientId !== row.payload.message?.senderId)).toBe(true);
@@ -80,32 +80,32 @@ describe('outbox writes', () => {
   it('writes nothing for a batch refused on a repeated clientMessageId, nor for the repeat', async () => {
     const conversation = await createConversation(withEvents);
     const id = clientMessageId();
-    await sendMessage(withEvents, conversation, conversation.user_a, { clientMessageId: id });
-    await expect(withEvents.messages.insertBatch([newMessage(conversation, conversation.user_a), newMessage(conversation, conversation.user_a, { clientMessageId: id })])).rejects.toThrow();
-    const repeat = await sendMessage(withEvents, conversation, conversation.user_a, { clientMessageId: id });
+    await sendMessage(withEvents, conversation, conversation.userA, { clientMessageId: id });
+    await expect(withEvents.messages.insertBatch([newMessage(conversation, conversation.userA), newMessage(conversation, conversation.userA, { clientMessageId: id })])).rejects.toThrow();
+    const repeat = await sendMessage(withEvents, conversation, conversation.userA, { clientMessageId: id });
     expect(repeat.created).toBe(false);
-    expect((await outbox([conversation.id])).map((row) => row.subject)).toEqual(['messaging.v1.conversation.started', 'messaging.v1.message.sent']);
+    expect((await outbox([conversation.conversationId])).map((row) => row.subject)).toEqual(['messaging.v1.conversation.started', 'messaging.v1.message.sent']);
   });
 
   it('writes conversation.started once per pair', async () => {
     const [a, b] = [userId('a'), userId('b')];
     const first = await createConversation(withEvents, a, b);
     const second = await createConversation(withEvents, b, a);
-    expect(second.id).toBe(first.id);
-    expect((await outbox([first.id])).map((row) => row.subject)).toEqual(['messaging.v1.conversation.started']);
+    expect(second.conversationId).toBe(first.conversationId);
+    expect((await outbox([first.conversationId])).map((row) => row.subject)).toEqual(['messaging.v1.conversation.started']);
   });
 
   it('writes a receipt event only when something was marked, and a read that marks delivered as message.read only', async () => {
     const conversation = await createConversation(withEvents);
-    const sender = conversation.user_a;
-    const reader = conversation.user_b;
+    const sender = conversation.userA;
+    const reader = conversation.userB;
     const one = await sendMessage(withEvents, conversation, sender);
     const two = await sendMessage(withEvents, conversation, sender);
-    await withEvents.messages.markDelivered(conversation.id, reader, one.message.messageId);
-    await withEvents.messages.markDelivered(conversation.id, reader, one.message.messageId);
-    await withEvents.messages.markRead(conversation.id, reader, two.message.messageId);
-    await withEvents.messages.markRead(conversation.id, reader, one.message.messageId);
-    const rows = await outbox([conversation.id]);
+    await withEvents.messages.markDelivered(conversation.conversationId, reader, one.message.messageId);
+    await withEvents.messages.markDelivered(conversation.conversationId, reader, one.message.messageId);
+    await withEvents.messages.markRead(conversation.conversationId, reader, two.message.messageId);
+    await withEvents.messages.markRead(conversation.conversationId, reader, one.message.messageId);
+    const rows = await outbox([conversation.conversationId]);
     expect(rows.map((row) => row.subject)).toEqual([
       'messaging.v1.conversation.started',
       'messaging.v1.message.sent',
@@ -119,8 +119,8 @@ describe('outbox writes', () => {
 
   it('writes nothing without EVENT_BUS_URL', async () => {
     const conversation = await createConversation(without);
-    const sent = await sendMessage(without, conversation, conversation.user_a);
-    await without.messages.markRead(conversation.id, conversation.user_b, sent.message.messageId);
-    expect(await outbox([conversation.id])).toEqual([]);
+    const sent = await sendMessage(without, conversation, conversation.userA);
+    await without.messages.markRead(conversation.conversationId, conversation.userB, sent.message.messageId);
+    expect(await outbox([conversation.conversationId])).toEqual([]);
   });
 });

@@ -4,9 +4,9 @@ import { SendPipeline, type InsertOutcome, type NewMessage } from '../../src/mes
 import { clientMessageId, messageText } from '../support/factories.js';
 import { createConversation, openDatabase, type TestConversation, type TestDatabase } from '../support/database.js';
 
-function newMessage(conversation: TestConversation, senderId = conversation.user_a, cmid?: string): NewMessage {
+function newMessage(conversation: TestConversation, senderId = conversation.userA, cmid?: string): NewMessage {
   const recipientId = conversation.other(senderId);
-  return { id: uuidv7(), conversationId: conversation.id, senderId, recipientId, recipientIsUserA: recipientId === conversation.user_a, text: messageText(), clientMessageId: cmid };
+  return { id: uuidv7(), conversationId: conversation.conversationId, senderId, recipientId, recipientIsUserA: recipientId === conversation.userA, text: messageText(), clientMessageId: cmid };
 }
 
 async function seqsOf(db: TestDatabase, conversationId: string): Promise<number[]> {
@@ -34,7 +34,7 @@ describe('batched inserts and the send pipeline', () => {
 
   it('numbers a multi-conversation batch gap-free, in input order, per conversation', async () => {
     const [first, other] = [await createConversation(db), await createConversation(db)];
-    const messages = [newMessage(first), newMessage(other), newMessage(first), newMessage(first, first.user_b), newMessage(other)];
+    const messages = [newMessage(first), newMessage(other), newMessage(first), newMessage(first, first.userB), newMessage(other)];
     const outcomes = await db.messages.insertBatch(messages);
     expect(outcomes.map(({ created, message }) => [created, message.messageId, message.seq])).toEqual([
       [true, messages[0]!.id, 1],
@@ -45,7 +45,7 @@ describe('batched inserts and the send pipeline', () => {
     ]);
     const stored = await db.sql.query<{ last_seq: number; updated_at: Date; a_unread: number; b_unread: number }>(
       'SELECT last_seq, updated_at, a_unread, b_unread FROM conversation WHERE id = $1',
-      [first.id],
+      [first.conversationId],
     );
     expect(stored.rows[0]).toMatchObject({ last_seq: 3, a_unread: 1, b_unread: 2 });
     expect(stored.rows[0]?.updated_at.toISOString()).toBe(outcomes[0]!.message.timestamp);
@@ -56,20 +56,20 @@ describe('batched inserts and the send pipeline', () => {
     // Batches touch the conversations in different orders: the id-ordered locks keep them from deadlocking.
     const batches = range(12).map((index) => range(8).map((offset) => newMessage(conversations[(index + offset) % conversations.length]!)));
     await Promise.all(batches.map((batch, index) => (index % 2 ? second : db).messages.insertBatch(batch)));
-    for (const conversation of conversations) expect(await seqsOf(db, conversation.id)).toEqual(range(24));
+    for (const conversation of conversations) expect(await seqsOf(db, conversation.conversationId)).toEqual(range(24));
   });
 
   it('fails a batch that repeats a stored clientMessageId as a whole, moving no counter; the pipeline then answers it with the original', async () => {
     const conversation = await createConversation(db);
     const key = clientMessageId();
-    const original = await db.messages.insertOne(newMessage(conversation, conversation.user_a, key));
-    await expect(db.messages.insertBatch([newMessage(conversation), newMessage(conversation, conversation.user_a, key)])).rejects.toThrow();
-    expect(await seqsOf(db, conversation.id)).toEqual([1]);
+    const original = await db.messages.insertOne(newMessage(conversation, conversation.userA, key));
+    await expect(db.messages.insertBatch([newMessage(conversation), newMessage(conversation, conversation.userA, key)])).rejects.toThrow();
+    expect(await seqsOf(db, conversation.conversationId)).toEqual([1]);
     const pipeline = new SendPipeline(db.messages, 2, failOnBroadcastError);
-    const outcomes = await Promise.all([newMessage(conversation), newMessage(conversation, conversation.user_a, key), newMessage(conversation)].map((message) => pipeline.submit(message, () => undefined)));
+    const outcomes = await Promise.all([newMessage(conversation), newMessage(conversation, conversation.userA, key), newMessage(conversation)].map((message) => pipeline.submit(message, () => undefined)));
     expect(outcomes.map((outcome) => outcome.created)).toEqual([true, false, true]);
     expect(outcomes[1]!.message).toEqual(original.message);
-    expect(await seqsOf(db, conversation.id)).toEqual([1, 2, 3]);
+    expect(await seqsOf(db, conversation.conversationId)).toEqual([1, 2, 3]);
   });
 
   it('stores retries sent in the same tick once, gap-free', async () => {
@@ -77,7 +77,7 @@ describe('batched inserts and the send pipeline', () => {
     const pipeline = new SendPipeline(db.messages, 2, failOnBroadcastError);
     const keys = range(40).map(() => clientMessageId());
     // Every message is sent twice in the same tick, as a client retrying a lost ack would.
-    const sends = keys.flatMap((key) => [newMessage(conversation, conversation.user_a, key), newMessage(conversation, conversation.user_a, key)]);
+    const sends = keys.flatMap((key) => [newMessage(conversation, conversation.userA, key), newMessage(conversation, conversation.userA, key)]);
     const broadcast: number[] = [];
     const outcomes = await Promise.all(sends.map((message) => pipeline.submit(message, ({ message: stored }) => broadcast.push(stored.seq))));
     expect(outcomes.filter((outcome) => outcome.created)).toHaveLength(40);
@@ -85,7 +85,7 @@ describe('batched inserts and the send pipeline', () => {
     for (const { message } of outcomes) byKey.set(message.clientMessageId!, (byKey.get(message.clientMessageId!) ?? new Set()).add(message.messageId));
     expect([...byKey.values()].every((ids) => ids.size === 1)).toBe(true);
     expect(broadcast).toEqual(range(40));
-    expect(await seqsOf(db, conversation.id)).toEqual(range(40));
+    expect(await seqsOf(db, conversation.conversationId)).toEqual(range(40));
   });
 
   it('pipelines many sends per conversation on two instances: each broadcasts in seq order, seq stays gap-free', async () => {
@@ -99,7 +99,7 @@ describe('batched inserts and the send pipeline', () => {
       for (const conversation of conversations) {
         for (let i = 0; i < 10; i++) {
           const instance = (wave + i) % 2;
-          const sender = i % 3 ? conversation.user_a : conversation.user_b;
+          const sender = i % 3 ? conversation.userA : conversation.userB;
           sends.push(
             instances[instance]!.submit(newMessage(conversation, sender), ({ message }) => {
               const seen = broadcasts[instance]!.get(message.conversationId) ?? [];
@@ -114,11 +114,11 @@ describe('batched inserts and the send pipeline', () => {
     const outcomes = await Promise.all(sends);
     expect(outcomes.every((outcome) => outcome.created)).toBe(true);
     for (const conversation of conversations) {
-      expect(await seqsOf(db, conversation.id)).toEqual(range(perConversation));
-      const both = broadcasts.flatMap((seen) => seen.get(conversation.id) ?? []);
+      expect(await seqsOf(db, conversation.conversationId)).toEqual(range(perConversation));
+      const both = broadcasts.flatMap((seen) => seen.get(conversation.conversationId) ?? []);
       expect(both.sort((x, y) => x - y)).toEqual(range(perConversation));
       for (const seen of broadcasts) {
-        const own = seen.get(conversation.id) ?? [];
+        const own = seen.get(conversation.conversationId) ?? [];
         expect(own).toEqual([...own].sort((x, y) => x - y));
       }
     }
@@ -129,10 +129,10 @@ describe('batched inserts and the send pipeline', () => {
     const pipelines = [new SendPipeline(db.messages, 1, failOnBroadcastError), new SendPipeline(second.messages, 1, failOnBroadcastError)];
     for (let round = 0; round < 20; round++) {
       const key = clientMessageId();
-      const outcomes = await Promise.all(pipelines.map((pipeline) => pipeline.submit(newMessage(conversation, conversation.user_a, key), () => undefined)));
+      const outcomes = await Promise.all(pipelines.map((pipeline) => pipeline.submit(newMessage(conversation, conversation.userA, key), () => undefined)));
       expect(outcomes.filter((outcome) => outcome.created)).toHaveLength(1);
       expect(outcomes[0]!.message).toEqual(outcomes[1]!.message);
     }
-    expect(await seqsOf(db, conversation.id)).toEqual(range(20));
+    expect(await seqsOf(db, conversation.conversationId)).toEqual(range(20));
   });
 });

@@ -47,23 +47,23 @@ describe('timestamps when the database time zone is not UTC', () => {
   it('returns message and conversation timestamps as the instants stored', async () => {
     const before = Date.now();
     const conversation = await createConversation(db);
-    const sent = (await sendMessage(db, conversation, conversation.user_a)).message;
+    const sent = (await sendMessage(db, conversation, conversation.userA)).message;
     const stored = await epochMs('message', 'created_at', sent.messageId);
     expect(Date.parse(sent.timestamp)).toBe(stored);
     // Not hours away from the client's clock (same machine).
     expect(Math.abs(stored - before)).toBeLessThan(60_000);
 
-    const [fromHistory] = await db.messages.history(conversation.id, undefined, 1);
+    const [fromHistory] = await db.messages.history(conversation.conversationId, undefined, 1);
     expect(Date.parse(fromHistory.timestamp)).toBe(stored);
-    expect((await db.conversations.findById(conversation.id))?.created_at.getTime()).toBe(
-      await epochMs('conversation', 'created_at', conversation.id),
+    expect(Date.parse((await db.conversations.findById(conversation.conversationId))!.createdAt)).toBe(
+      await epochMs('conversation', 'created_at', conversation.conversationId),
     );
 
-    const mark = await db.messages.markRead(conversation.id, conversation.user_b, sent.messageId);
+    const mark = await db.messages.markRead(conversation.conversationId, conversation.userB, sent.messageId);
     expect(mark.newest?.at.getTime()).toBe(await epochMs('message', 'read_at', sent.messageId));
 
-    const [summary] = await db.conversations.listForUser(conversation.user_a, undefined, 1);
-    expect(Date.parse(summary.updatedAt)).toBe(await epochMs('conversation', 'updated_at', conversation.id));
+    const [summary] = await db.conversations.listForUser(conversation.userA, undefined, 1);
+    expect(Date.parse(summary.updatedAt)).toBe(await epochMs('conversation', 'updated_at', conversation.conversationId));
     expect(Date.parse(summary.lastMessage!.timestamp)).toBe(stored);
   });
 
@@ -73,7 +73,7 @@ describe('timestamps when the database time zone is not UTC', () => {
     for (let i = 0; i < 6; i++) {
       const conversation = await createConversation(db, me, userId(i % 2 ? 'a' : 'z'));
       await sendMessage(db, conversation, me);
-      ids.push(conversation.id);
+      ids.push(conversation.conversationId);
     }
     const all = await db.conversations.listForUser(me, undefined, 100);
     expect(all.map((row) => row.conversationId)).toEqual([...ids].reverse());

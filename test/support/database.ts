@@ -1,8 +1,9 @@
 import { uuidv7 } from 'uuidv7';
 import pg from 'pg';
 import { loadConfig } from '../../src/config/config.js';
-import { orderedPair } from '../../src/conversations/conversation-pair.js';
-import { ConversationsRepository, type ConversationRow } from '../../src/conversations/conversations.repository.js';
+import type { Conversation } from '@platform/messaging-client/contract';
+import { orderedPair, participantsOf, type Participants } from '../../src/conversations/conversation-pair.js';
+import { ConversationsRepository } from '../../src/conversations/conversations.repository.js';
 import { PrismaService } from '../../src/infrastructure/prisma/prisma.service.js';
 import { DependencyStates } from '../../src/infrastructure/observability/dependency-state.js';
 import { createLogger } from '../../src/infrastructure/observability/logger.js';
@@ -54,7 +55,8 @@ export function openDatabase(databaseUrl: string, poolSize = 20, options: { even
   };
 }
 
-export interface TestConversation extends ConversationRow {
+/** A conversation as the repository returns it, with its pair by name. */
+export interface TestConversation extends Conversation, Participants {
   /** The participant that is not `userId`. */
   other(userId: string): string;
 }
@@ -62,13 +64,14 @@ export interface TestConversation extends ConversationRow {
 /** A conversation between two fresh users (or the given ones), created through the repository. */
 export async function createConversation(db: TestDatabase, first = userId('a'), second = userId('b')): Promise<TestConversation> {
   const [userA, userB] = orderedPair(first, second);
-  const row = await db.conversations.findOrCreate(uuidv7(), userA, userB);
+  const conversation = await db.conversations.findOrCreate(uuidv7(), userA, userB);
   return {
-    ...row,
+    ...conversation,
+    ...participantsOf(conversation),
     other: (user) => {
-      if (user === row.user_a) return row.user_b;
-      if (user === row.user_b) return row.user_a;
-      throw new Error(`${user} is not a participant of ${row.id}`);
+      if (user === userA) return userB;
+      if (user === userB) return userA;
+      throw new Error(`${user} is not a participant of ${conversation.conversationId}`);
     },
   };
 }
@@ -83,10 +86,10 @@ export function sendMessage(
   const recipientId = conversation.other(senderId);
   return db.messages.insertOne({
     id: uuidv7(),
-    conversationId: conversation.id,
+    conversationId: conversation.conversationId,
     senderId,
     recipientId,
-    recipientIsUserA: recipientId === conversation.user_a,
+    recipientIsUserA: recipientId === conversation.userA,
     text: options.text ?? messageText(),
     clientMessageId: options.clientMessageId,
   });

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { io, type Socket } from 'socket.io-client';
 import { expect } from 'vitest';
 import { signUserToken } from '../../../src/auth/jwt-signer.js';
-import { ERROR_CODES } from '../../../src/common/app-error.js';
+import { ERROR_CODES } from '@platform/messaging-client/contract';
 import { testCleanup } from '../cleanup.js';
 import { startSingleService } from './single-service.js';
 import { report, sample, scrape, sleep } from '../figures.js';

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
-import type { Actor } from './actor.js';
-import { AppError } from './app-error.js';
+import type { Actor } from '../contract/actor.js';
+import { AppError } from '../contract/app-error.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Semaphore } from './semaphore.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AppError, toAppError } from './app-error.js';
+import { AppError } from '../../contract/app-error.js';
+import { toAppError } from './driver-errors.js';
 
 describe('toAppError', () => {
   it('keeps an AppError as it is', () => {
