@@ -23,7 +23,8 @@ export interface PublishOutcome {
 
 export interface EventBusOptions {
   url: string;
-  consumer: string;
+  /** The durable consumer of connection removals; none for a bus that only publishes (the relay's). */
+  consumer?: string;
   state: DependencyStateLogger;
 }
 
@@ -134,7 +135,7 @@ export class EventBus {
         this.manager = await jetstreamManager(this.connection, { timeout: PUBLISH_TIMEOUT_MS });
         await ensureStream(this.manager, MESSAGING_STREAM);
         await ensureStream(this.manager, CONNECTIONS_STREAM);
-        await this.manager.consumers.add(CONNECTIONS_STREAM.name, {
+        if (this.options.consumer) await this.manager.consumers.add(CONNECTIONS_STREAM.name, {
           durable_name: this.options.consumer,
           filter_subject: CONNECTION_REMOVED_SUBJECT,
           ack_policy: AckPolicy.Explicit,
@@ -226,7 +227,7 @@ export class EventBus {
 
   /** The durable consumer of connection removals (after `ready`). */
   async removalsConsumer() {
-    if (!this.client) throw new Error('NATS is not connected');
+    if (!this.client || !this.options.consumer) throw new Error('NATS is not connected');
     return this.client.consumers.get(CONNECTIONS_STREAM.name, this.options.consumer);
   }
 

@@ -11,6 +11,7 @@ import { ConnectionRemovals } from './connection-removals.js';
 import { EventBus } from './event-bus.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { OutboxRepository } from './outbox.repository.js';
+import { RelayThread } from './relay-thread.js';
 
 /** The NATS dependency's name in dependency-state log lines. */
 export const EVENT_BUS_DEPENDENCY = 'nats (event bus)';
@@ -23,7 +24,7 @@ export const EVENT_BUS_DEPENDENCY = 'nats (event bus)';
 @Injectable()
 export class PlatformEvents implements OnApplicationBootstrap, OnApplicationShutdown {
   private bus: EventBus | undefined;
-  private relay: OutboxRelay | undefined;
+  private relay: OutboxRelay | RelayThread | undefined;
   private removals: ConnectionRemovals | undefined;
 
   constructor(
@@ -41,7 +42,12 @@ export class PlatformEvents implements OnApplicationBootstrap, OnApplicationShut
     const state = this.states.of(EVENT_BUS_DEPENDENCY);
     const logger = this.logger.child({ component: 'events' });
     this.bus = new EventBus({ url, consumer: this.config.eventBusConsumer, state });
-    this.relay = new OutboxRelay(this.outbox, this.bus, this.states.of('outbox relay'), logger, this.metrics);
+    this.relay = RelayThread.available
+      ? new RelayThread({ databaseUrl: this.outbox.databaseUrl, eventBusUrl: url, logLevel: this.config.logLevel }, this.metrics, logger)
+      : new OutboxRelay(this.outbox, this.bus, this.states.of('outbox relay'), logger, {
+          leading: (leading) => this.metrics.outboxRelayLeader.set(leading ? 1 : 0),
+          published: (subject, count) => this.metrics.eventsPublished.inc({ subject }, count),
+        });
     this.removals = new ConnectionRemovals(this.bus, this.checker, this.states.of('connection removals'), logger);
     this.metrics.outboxSource = () => this.outbox.backlog();
     this.relay.start();

@@ -1,9 +1,19 @@
 import type { Logger } from 'pino';
-import type { Metrics } from '../infrastructure/observability/metrics.js';
 import type { DependencyStateLogger } from '../infrastructure/observability/dependency-state.js';
 import { traced } from '../infrastructure/observability/tracing.js';
 import type { EventBus } from './event-bus.js';
-import type { OutboxEvent, OutboxRepository, RelaySession } from './outbox.repository.js';
+import type { OutboxEvent, RelaySession } from './outbox.repository.js';
+
+/** Where the relay's sessions come from (a connection of its own each: see RelaySession). */
+export interface RelaySessions {
+  openRelaySession(): Promise<RelaySession>;
+}
+
+/** What the relay reports for /metrics: the main thread's Metrics, or messages to it from the relay's thread. */
+export interface RelayReporter {
+  leading(isLeader: boolean): void;
+  published(subject: string, count: number): void;
+}
 
 /** Events read and published per round (whole outbox rows: a few more when a send batch's row straddles the count). */
 const BATCH = 500;
@@ -36,11 +46,11 @@ export class OutboxRelay {
   private leading = false;
 
   constructor(
-    private readonly outbox: OutboxRepository,
+    private readonly outbox: RelaySessions,
     private readonly bus: EventBus,
     private readonly state: DependencyStateLogger,
     private readonly logger: Logger,
-    private readonly metrics: Metrics,
+    private readonly reporter: RelayReporter,
   ) {}
 
   get isLeader(): boolean {
@@ -89,7 +99,7 @@ export class OutboxRelay {
     if (!this.session) this.session = await this.outbox.openRelaySession();
     if (!this.leading) {
       this.leading = await this.session.tryLead();
-      this.metrics.outboxRelayLeader.set(this.leading ? 1 : 0);
+      this.reporter.leading(this.leading);
       if (!this.leading) return FOLLOWER_POLL_MS;
       this.logger.info('outbox relay: this instance publishes the platform events');
     }
@@ -121,7 +131,7 @@ export class OutboxRelay {
     const { stored, failure } = await this.bus.publishInOrder(events);
     const counts = new Map<string, number>();
     for (let index = 0; index < stored; index++) counts.set(events[index]!.subject, (counts.get(events[index]!.subject) ?? 0) + 1);
-    for (const [subject, count] of counts) this.metrics.eventsPublished.inc({ subject }, count);
+    for (const [subject, count] of counts) this.reporter.published(subject, count);
     if (failure !== undefined) this.state.failed(failure);
     return stored;
   }
@@ -129,7 +139,7 @@ export class OutboxRelay {
   private async dropSession(): Promise<void> {
     if (this.leading) this.logger.warn('outbox relay: lost the relay session; another instance (or this one, reconnected) takes over');
     this.leading = false;
-    this.metrics.outboxRelayLeader.set(0);
+    this.reporter.leading(false);
     const session = this.session;
     this.session = undefined;
     await session?.close();

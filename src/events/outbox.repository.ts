@@ -114,8 +114,13 @@ export class OutboxRepository {
 
   /** A new session for the relay (see RelaySession). */
   openRelaySession(): Promise<RelaySession> {
+    return RelaySession.open(this.databaseUrl);
+  }
+
+  /** The database the relay's sessions connect to. */
+  get databaseUrl(): string {
     if (!this.config.databaseUrl) throw new Error('the relay needs the resolved database URL');
-    return RelaySession.open(this.config.databaseUrl);
+    return this.config.databaseUrl;
   }
 
   /** Events not published yet, and the age in seconds of the oldest (0 when there is none). */
