@@ -380,7 +380,7 @@ async function runSingleInstance(baseEnv: ServiceEnv) {
       }
     }
     // Below the first step when even that fails: halve until a step passes.
-    // (No failure yet means no halving: NaN stops the loop, as `undefined / 2` did in the .mjs bench.)
+    // (No failure yet, no halving: the NaN start ends the loop at once.)
     for (let rate = Math.round((firstFail?.rate ?? Number.NaN) / 2); !lastPass && rate >= 100 && sweep.steps.length < PLAN.sweep.fractions.length + 3; rate = Math.round(rate / 2)) {
       const step = await sweepStep(rate, pids);
       sweep.steps.push(step);
@@ -867,7 +867,7 @@ function interference(): Meta['interference'] {
   const walk = (value: unknown) => {
     if (!value || typeof value !== 'object' || ArrayBuffer.isView(value)) return;
     const node = value as { cpu?: { otherCores?: number }; attempts?: number };
-    // (A null otherCores counts as 0, as it did in the .mjs bench's arithmetic.)
+    // (A step whose outside load could not be computed counts as quiet.)
     if (node.cpu?.otherCores !== undefined) seen.push(node.cpu.otherCores ?? 0);
     if ((node.attempts ?? 0) > 1) repeated++;
     for (const child of Object.values(node)) if (child !== node.cpu) walk(child);

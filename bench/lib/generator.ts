@@ -179,14 +179,14 @@ async function mapLimit<T, R>(items: T[], limit: number, worker: (item: T, index
 function onNewMessage(message: { clientMessageId?: string } | undefined) {
   const clientMessageId = message?.clientMessageId;
   const entry = clientMessageId === undefined ? undefined : pending.get(clientMessageId);
-  if (!entry || entry.received) {
+  if (clientMessageId === undefined || !entry || entry.received) {
     run.stray++;
     return;
   }
   const now = performance.now();
   entry.received = true;
   if (entry.measured) run.latencies.push(now - entry.t0);
-  if (entry.acked) complete(entry, clientMessageId as string);
+  if (entry.acked) complete(entry, clientMessageId);
 }
 
 function send(pair: Pair, closedLoop: boolean) {

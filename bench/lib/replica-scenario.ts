@@ -255,7 +255,7 @@ export async function runReplicaScenario({
 /** Per variant and read: the median over rounds of each figure. */
 function summarizeSteps(steps: ReplicaRun[]): ReplicaSummaryRow[] {
   const median = (values: (number | null | undefined)[]): number | null => {
-    // (Nulls sort as 0, as they did in the .mjs bench's comparator.)
+    // (A missing figure sorts as 0.)
     const sorted = [...values].sort((a, b) => (a ?? 0) - (b ?? 0));
     return sorted.length ? (sorted[Math.floor((sorted.length - 1) / 2)] ?? null) : null;
   };
