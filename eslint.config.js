@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'packages/*/dist/**', 'src/generated/**', 'coverage/**', 'test-results/**', 'bench/results/**', 'node_modules/**', '.data/**'] },
+  { ignores: ['dist/**', 'packages/*/dist/**', 'src/generated/**', 'coverage/**', 'test-results/**', 'bench/dist/**', 'bench/results/**', 'node_modules/**', '.data/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,5 +1,6 @@
 // A private Redis Cluster on loopback (3 masters + 3 replicas by default), for the tests and the
-// bench (plain JavaScript so that bench/run.mjs can use it too; types in redis-cluster.d.mts).
+// bench (plain JavaScript, so that the compiled bench can import it as it is; types in
+// redis-cluster.d.mts).
 // It never touches the shared Redis on 6379: every node gets free ports of its own.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

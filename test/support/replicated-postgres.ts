@@ -1,2 +1,2 @@
-// The bench starts the same primary and replica (bench/lib/replicated-postgres.mjs, the one copy).
-export { startReplicatedPostgres, type ReplicatedPostgres } from '../../bench/lib/replicated-postgres.mjs';
+// The bench starts the same primary and replica (bench/lib/replicated-postgres.ts, the one copy).
+export { startReplicatedPostgres, type ReplicatedPostgres } from '../../bench/lib/replicated-postgres.js';

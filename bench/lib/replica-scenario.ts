@@ -1,21 +1,67 @@
 // The read-replica scenario of `npm run bench` (--only=replica): history pages and conversation
 // lists over gRPC, from a service without DATABASE_READ_URL (A) and one with it (B), on a private
-// primary and its streaming replica (bench/lib/replicated-postgres.mjs) seeded like the history
+// primary and its streaming replica (bench/lib/replicated-postgres.ts) seeded like the history
 // scenario. Steps of A and B alternate (ABBA...), since the machine is shared and its load drifts.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { databaseUrl, ensureHistoryDatabase, HISTORY_CONVERSATION_ID, HISTORY_USERS, LIST_OWNER, listOrder, SEED } from './db.mjs';
-import { startReplicatedPostgres } from './replicated-postgres.mjs';
-import { machineCpu, readCpuSeconds, ROOT, startService } from './service.mjs';
-import { concat, round, summarize } from './stats.mjs';
-import { signToken } from './tokens.mjs';
+import type * as Cursor from '../../src/contract/cursor.js';
+import type { GeneratorPool } from './pool.js';
+import type { Counts, Plan } from './results.js';
+import { databaseUrl, ensureHistoryDatabase, HISTORY_CONVERSATION_ID, HISTORY_USERS, LIST_OWNER, listOrder, SEED } from './db.js';
+import { startReplicatedPostgres } from './replicated-postgres.js';
+import { fromBuild, machineCpu, readCpuSeconds, ROOT, type ServiceProcess, startService } from './service.js';
+import { concat, type LatencySummary, round, summarize } from './stats.js';
+import { signToken } from './tokens.js';
 
 const DATABASE = 'messaging_bench_history';
 
+type ReplicaPlan = Plan['replica'];
+type Read = 'history' | 'list';
+type Variant = 'A' | 'B' | 'warm-up';
+
+export interface ReplicaRun {
+  variant: Variant;
+  read: Read;
+  inFlight: number;
+  writesPerSec: number | null;
+  queriesPerSec: number;
+  latency: LatencySummary;
+  errors: Counts;
+  cpu: { machineBusyCores: number | null; primaryCores: number | null; replicaCores: number | null; serviceCores: number | null };
+  replicaShare: number | null;
+  fallbacks: { behind: number; unavailable: number };
+  positionQueriesPerRead: number | null;
+  primaryCpuMicrosPerRead?: number | null;
+}
+
+export interface ReplicaSummaryRow {
+  key: string;
+  rounds: number;
+  queriesPerSec: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  primaryCores: number | null;
+  replicaCores: number | null;
+  serviceCores: number | null;
+  primaryCpuMicrosPerRead: number | null;
+  replicaShare: number | null;
+  writesPerSec: number | null;
+}
+
+export interface ReplicaResults {
+  seededMessages: number;
+  plan: ReplicaPlan;
+  steps: ReplicaRun[];
+  summary: ReplicaSummaryRow[];
+}
+
+type Counters = ReturnType<typeof readCounters>;
+
 /** CPU seconds of a postmaster and each of its children (backends, WAL sender or receiver, startup process), by pid. */
-function clusterCpu(postmasterPid) {
+function clusterCpu(postmasterPid: number): Map<number, number> {
   const byPid = new Map([[postmasterPid, readCpuSeconds(postmasterPid) ?? 0]]);
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -35,16 +81,16 @@ function clusterCpu(postmasterPid) {
  * exits meanwhile (an idle pool connection closing) does not make the sum go down; one that exits
  * during the step loses its share (the services' pools keep their connections for 30 s).
  */
-function cpuBetween(before, after) {
+function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
   let sum = 0;
   for (const [pid, seconds] of after) sum += seconds - (before.get(pid) ?? 0);
   return sum;
 }
 
 /** Counters of messaging_reads_total, the fallbacks and the position queries, from /metrics. */
-function readCounters(metrics) {
-  const pick = (prefix) => Object.entries(metrics).filter(([key]) => key.startsWith(prefix));
-  const sum = (prefix, label) => pick(prefix).filter(([key]) => !label || key.includes(label)).reduce((s, [, v]) => s + v, 0);
+function readCounters(metrics: Record<string, number>) {
+  const pick = (prefix: string) => Object.entries(metrics).filter(([key]) => key.startsWith(prefix));
+  const sum = (prefix: string, label?: string) => pick(prefix).filter(([key]) => !label || key.includes(label)).reduce((s, [, v]) => s + v, 0);
   return {
     replica: sum('messaging_reads_total{', 'target="replica"'),
     primary: sum('messaging_reads_total{', 'target="primary"'),
@@ -59,7 +105,7 @@ function readCounters(metrics) {
  * WAL for the replica to replay while B reads, so that its reads meet a replica a few records
  * behind, as they would beside live sends.
  */
-function startWriter(url, rate) {
+function startWriter(url: string, rate: number): { stop(): Promise<number> } {
   const client = new pg.Client({ connectionString: url });
   let stopped = false;
   let commits = 0;
@@ -84,10 +130,24 @@ function startWriter(url, rate) {
   };
 }
 
-export async function runReplicaScenario({ pool, log, baseEnv, jwtSecret, plan, mulberry32 }) {
+export async function runReplicaScenario({
+  pool,
+  log,
+  baseEnv,
+  jwtSecret,
+  plan,
+  mulberry32,
+}: {
+  pool: GeneratorPool;
+  log: (text: string) => void;
+  baseEnv: Record<string, string>;
+  jwtSecret: string;
+  plan: ReplicaPlan;
+  mulberry32: (seed: number) => () => number;
+}): Promise<ReplicaResults> {
   log('read replica (history and lists, without and with DATABASE_READ_URL)');
   const postgres = await startReplicatedPostgres({ sharedBuffers: '256MB' });
-  const services = [];
+  const services: ServiceProcess[] = [];
   try {
     const seeded = await ensureHistoryDatabase(postgres.adminUrl, DATABASE, log);
     log(`  primary seeded: ${seeded.rows.toLocaleString('en')} messages in ${(seeded.seedMs / 1000).toFixed(1)} s`);
@@ -103,7 +163,7 @@ export async function runReplicaScenario({ pool, log, baseEnv, jwtSecret, plan, 
     const withReplica = await startService({ name: 'replica-B', env: { ...env, DATABASE_READ_URL: replicaUrl } });
     services.push(withReplica);
 
-    const { encodeCursor } = await import(path.join(ROOT, 'dist/contract/cursor.js'));
+    const { encodeCursor } = await fromBuild<typeof Cursor>('contract/cursor.js');
     const { pageSize, concurrency, warmupMs, durationMs, rounds, writeRate } = plan;
     const random = mulberry32(7);
     const historyRequests = Array.from({ length: 20_000 }, () => {
@@ -115,13 +175,13 @@ export async function runReplicaScenario({ pool, log, baseEnv, jwtSecret, plan, 
       const i = random() < 0.1 ? -1 : Math.floor(random() * (order.length - 1));
       return { pageSize, ...(i >= 0 ? { cursor: encodeCursor('c1', [order[i].updatedAt, order[i].id]) } : {}) };
     });
-    const reads = {
+    const reads: Record<Read, { method: string; token: string; requests: object[] }> = {
       history: { method: 'getMessageHistory', token: signToken(jwtSecret, HISTORY_USERS[0]), requests: historyRequests },
       list: { method: 'listConversations', token: signToken(jwtSecret, LIST_OWNER), requests: listRequests },
     };
     const protoFile = path.join(ROOT, 'proto/messaging/v1/messaging.proto');
 
-    const step = async (variant, service, read, writes, inFlight = concurrency) => {
+    const step = async (variant: Variant, service: ServiceProcess, read: Read, writes: boolean, inFlight = concurrency): Promise<ReplicaRun> => {
       const perGenerator = Math.ceil(inFlight / Math.min(pool.size, 2));
       const generators = Math.ceil(inFlight / perGenerator);
       const writer = writes ? startWriter(primaryUrl, writeRate) : undefined;
@@ -134,17 +194,19 @@ export async function runReplicaScenario({ pool, log, baseEnv, jwtSecret, plan, 
           : undefined,
       );
       const wall = (performance.now() - cpuBefore.at) / 1000;
-      const cores = (after, before) => round((after - before) / wall, 2);
+      const cores = (after: number, before: number) => round((after - before) / wall, 2);
       const machine = machineCpu();
       const commits = writer ? await writer.stop() : 0;
       const metricsAfter = readCounters(await service.metrics());
       const windowMs = Math.max(...parts.map((p) => p.windowMs));
       const completed = parts.reduce((s, p) => s + p.completed, 0);
-      const errors = {};
+      const errors: Counts = {};
       for (const part of parts) for (const [code, n] of Object.entries(part.errors)) errors[code] = (errors[code] ?? 0) + n;
-      const delta = Object.fromEntries(Object.keys(metricsAfter).map((key) => [key, metricsAfter[key] - metricsBefore[key]]));
+      const delta = Object.fromEntries(
+        (Object.keys(metricsAfter) as (keyof Counters)[]).map((key) => [key, metricsAfter[key] - metricsBefore[key]]),
+      ) as Counters;
       const answered = delta.replica + delta.primary;
-      const run = {
+      const run: ReplicaRun = {
         variant,
         read,
         inFlight,
@@ -162,7 +224,7 @@ export async function runReplicaScenario({ pool, log, baseEnv, jwtSecret, plan, 
         fallbacks: { behind: delta.behind, unavailable: delta.unavailable },
         positionQueriesPerRead: answered > 0 ? round(delta.positionQueries / answered, 3) : 0,
       };
-      run.primaryCpuMicrosPerRead = run.queriesPerSec > 0 ? Math.round((run.cpu.primaryCores * 1e6) / run.queriesPerSec) : null;
+      run.primaryCpuMicrosPerRead = run.queriesPerSec > 0 ? Math.round(((run.cpu.primaryCores ?? 0) * 1e6) / run.queriesPerSec) : null;
       log(
         `  ${variant} ${read}${writes ? ` + ${run.writesPerSec} writes/s` : ''}, ${inFlight} in flight: ${run.queriesPerSec} q/s, p50 ${run.latency.p50Ms} p95 ${run.latency.p95Ms} p99 ${run.latency.p99Ms} ms; ` +
           `primary ${run.cpu.primaryCores} cores (${run.primaryCpuMicrosPerRead} µs/read), replica ${run.cpu.replicaCores}, service ${run.cpu.serviceCores}, machine ${run.cpu.machineBusyCores}` +
@@ -173,14 +235,15 @@ export async function runReplicaScenario({ pool, log, baseEnv, jwtSecret, plan, 
     };
 
     // Warm both services and both clusters' caches (the seed has just been written) before measuring.
-    for (const read of ['history', 'list']) for (const service of [without, withReplica]) await step('warm-up', service, read, false);
-    const steps = [];
+    const bothReads: Read[] = ['history', 'list'];
+    for (const read of bothReads) for (const service of [without, withReplica]) await step('warm-up', service, read, false);
+    const steps: ReplicaRun[] = [];
     for (let r = 0; r < rounds; r++) {
-      const order = r % 2 === 0 ? [['A', without], ['B', withReplica]] : [['B', withReplica], ['A', without]];
-      for (const read of ['history', 'list']) for (const [variant, service] of order) steps.push(await step(variant, service, read, false));
+      const order: [Variant, ServiceProcess][] = r % 2 === 0 ? [['A', without], ['B', withReplica]] : [['B', withReplica], ['A', without]];
+      for (const read of bothReads) for (const [variant, service] of order) steps.push(await step(variant, service, read, false));
       for (const [variant, service] of order) steps.push(await step(variant, service, 'history', true));
       // One call at a time: the latency a read adds (the position query, the replay check) without queueing.
-      for (const read of ['history', 'list']) for (const [variant, service] of order) steps.push(await step(variant, service, read, false, 1));
+      for (const read of bothReads) for (const [variant, service] of order) steps.push(await step(variant, service, read, false, 1));
     }
     return { seededMessages: seeded.rows, plan, steps, summary: summarizeSteps(steps) };
   } finally {
@@ -190,12 +253,13 @@ export async function runReplicaScenario({ pool, log, baseEnv, jwtSecret, plan, 
 }
 
 /** Per variant and read: the median over rounds of each figure. */
-function summarizeSteps(steps) {
-  const median = (values) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : null;
+function summarizeSteps(steps: ReplicaRun[]): ReplicaSummaryRow[] {
+  const median = (values: (number | null | undefined)[]): number | null => {
+    // (A missing figure sorts as 0.)
+    const sorted = [...values].sort((a, b) => (a ?? 0) - (b ?? 0));
+    return sorted.length ? (sorted[Math.floor((sorted.length - 1) / 2)] ?? null) : null;
   };
-  const groups = new Map();
+  const groups = new Map<string, ReplicaRun[]>();
   for (const step of steps) {
     const key = `${step.read}${step.writesPerSec ? '+writes' : ''}${step.inFlight === 1 ? ', 1 in flight' : ''}/${step.variant}`;
     groups.set(key, [...(groups.get(key) ?? []), step]);
@@ -217,7 +281,7 @@ function summarizeSteps(steps) {
 }
 
 /** The scenario's section of the results markdown. */
-export function renderReplica(replica) {
+export function renderReplica(replica: ReplicaResults): string {
   const rows = replica.summary.map((s) =>
     `| ${s.key} | ${s.queriesPerSec} | ${s.p50Ms} / ${s.p95Ms} / ${s.p99Ms} | ${s.primaryCores} | ${s.primaryCpuMicrosPerRead} | ${s.replicaCores} | ${s.serviceCores} | ${s.key.endsWith('/A') ? '–' : s.replicaShare} |`,
   );

@@ -2,7 +2,7 @@
 // unlike V8's wall-clock profiler, time spent descheduled is not counted). Run the process with
 // `--perf-basic-prof --interpreted-frames-native-stack` so JIT frames have names.
 //
-//   perf script -i perf.data | node bench/tools/perf-breakdown.mjs [µs of CPU per message]
+//   perf script -i perf.data | node bench/dist/tools/perf-breakdown.js [µs of CPU per message]
 //
 // Each sample is charged to the nearest JavaScript frame on its stack (so V8 builtins, ICs and
 // allocation count against the JS code that called them), grouped by package; GC and kernel
@@ -11,14 +11,19 @@
 import { createInterface } from 'node:readline';
 
 const perMessage = Number(process.argv[2] ?? 0);
-const self = new Map();
-const inclusive = new Map();
-const fns = new Map();
+interface Frame {
+  sym: string;
+  dso: string;
+}
+
+const self = new Map<string, number>();
+const inclusive = new Map<string, number>();
+const fns = new Map<string, number>();
 let total = 0;
-let stack = [];
+let stack: Frame[] = [];
 let thread = '';
 
-function groupOf(frame) {
+function groupOf(frame: Frame): string | null {
   const js = /JS:[*~^]?(.*)$/.exec(frame.sym);
   if (js) {
     const where = js[1];
@@ -48,7 +53,7 @@ function flush() {
     else owner = `native (${thread === 'node' ? 'main thread' : thread})`;
   }
   self.set(owner, (self.get(owner) ?? 0) + 1);
-  for (const group of new Set(groups.filter(Boolean))) inclusive.set(group, (inclusive.get(group) ?? 0) + 1);
+  for (const group of new Set(groups.filter((g): g is string => g !== null))) inclusive.set(group, (inclusive.get(group) ?? 0) + 1);
   const leafJs = stack.find((f) => groupOf(f));
   if (leafJs) fns.set(leafJs.sym, (fns.get(leafJs.sym) ?? 0) + 1);
   stack = [];
@@ -69,7 +74,7 @@ for await (const line of createInterface({ input: process.stdin })) {
 }
 flush();
 
-const show = (title, map, top) => {
+const show = (title: string, map: Map<string, number>, top: number) => {
   console.log(`\n${title}`);
   for (const [name, n] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     const share = (100 * n) / total;

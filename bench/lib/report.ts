@@ -1,15 +1,21 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { CpuSplit, LoadRun, QueryRun, Results } from './results.js';
 
 const START = '<!-- bench-results:start -->';
 const END = '<!-- bench-results:end -->';
 
-const n = (value) => (value === null || value === undefined ? '–' : Number(value).toLocaleString('en-US'));
-const ms = (value) => (value === null || value === undefined ? '–' : `${value}`);
-const mark = (ok) => (ok === undefined ? '' : ok ? 'met' : '**not met**');
+type Cell = number | string | null | undefined;
+type Row = [metric: string, result: string, target: string, met: string];
 
-function headline(results) {
-  const s = results.summary ?? {};
-  const rows = [];
+const n = (value: Cell) => (value === null || value === undefined ? '–' : Number(value).toLocaleString('en-US'));
+const ms = (value: Cell) => (value === null || value === undefined ? '–' : `${value}`);
+const mark = (ok: boolean | undefined) => (ok === undefined ? '' : ok ? 'met' : '**not met**');
+/** `a <= b`, with a missing figure counting as 0, as JavaScript's comparison of null does. */
+const atMost = (a: number | null | undefined, b: number) => (a ?? 0) <= b;
+
+function headline(results: Results): Row[] {
+  const s: Partial<NonNullable<Results['summary']>> = results.summary ?? {};
+  const rows: Row[] = [];
   const t = s.throughput;
   if (t) {
     rows.push([
@@ -31,8 +37,8 @@ function headline(results) {
       t.ratio === null ? '' : mark(t.ratio >= 0.3),
     ]);
     if (t.ratioW1 !== undefined) {
-      rows.push(['Service ÷ bare relay at 1 and at 4 in flight per pair (100 pairs)', `${ms(t.ratioW1)} and ${ms(t.ratioW4)}`, '≥ 0.3 both', mark(t.ratioW1 >= 0.3 && t.ratioW4 >= 0.3)]);
-      rows.push(['4 in flight ÷ 1 in flight (service)', ms(t.inflight4Over1), '≥ 1.3', mark(t.inflight4Over1 >= 1.3)]);
+      rows.push(['Service ÷ bare relay at 1 and at 4 in flight per pair (100 pairs)', `${ms(t.ratioW1)} and ${ms(t.ratioW4)}`, '≥ 0.3 both', mark((t.ratioW1 ?? 0) >= 0.3 && (t.ratioW4 ?? 0) >= 0.3)]);
+      rows.push(['4 in flight ÷ 1 in flight (service)', ms(t.inflight4Over1), '≥ 1.3', mark((t.inflight4Over1 ?? 0) >= 1.3)]);
       const c = t.cpuPerMessageUs;
       const total = c.service !== null && c.postgres !== null ? c.service + c.postgres : null;
       rows.push([
@@ -52,12 +58,12 @@ function headline(results) {
       `Latency emit→newMessage at ${n(l.rate)} msg/s over ${n(l.pairs)} pairs`,
       `p50 ${ms(l.p50Ms)} ms, p99 ${ms(l.p99Ms)} ms`,
       'p99 ≤ 20 ms',
-      mark(l.p99Ms <= 20),
+      mark(atMost(l.p99Ms, 20)),
     ]);
   }
   const low = s.lowRate;
   if (low) {
-    rows.push([`Latency at low rate (${n(low.rate)} msg/s over ${n(low.pairs)} pairs)`, `p50 ${ms(low.p50Ms)} ms, p99 ${ms(low.p99Ms)} ms`, 'p50 ≤ 2 ms', mark(low.p50Ms <= 2)]);
+    rows.push([`Latency at low rate (${n(low.rate)} msg/s over ${n(low.pairs)} pairs)`, `p50 ${ms(low.p50Ms)} ms, p99 ${ms(low.p99Ms)} ms`, 'p50 ≤ 2 ms', mark(atMost(low.p50Ms, 2))]);
     if (low.bareRelayP50Ms !== null && low.bareRelayP50Ms !== undefined) rows.push(['… the bare relay at the same rate (baseline)', `p50 ${ms(low.bareRelayP50Ms)} ms, p99 ${ms(low.bareRelayP99Ms)} ms`, '', '']);
   }
   const h = s.history;
@@ -68,7 +74,7 @@ function headline(results) {
       '',
       '',
     ]);
-    rows.push(['… the same keyset SQL straight through pg (baseline)', `p50 ${ms(h.rawSqlP50Ms)}, p95 ${ms(h.rawSqlP95Ms)}, p99 ${ms(h.rawSqlP99Ms)} ms; ${n(h.rawSqlQueriesPerSec)} q/s`, 'gRPC p95 ≤ 1.5 ×', mark(h.p95Ms <= 1.5 * h.rawSqlP95Ms)]);
+    rows.push(['… the same keyset SQL straight through pg (baseline)', `p50 ${ms(h.rawSqlP50Ms)}, p95 ${ms(h.rawSqlP95Ms)}, p99 ${ms(h.rawSqlP99Ms)} ms; ${n(h.rawSqlQueriesPerSec)} q/s`, 'gRPC p95 ≤ 1.5 ×', mark(atMost(h.p95Ms, 1.5 * (h.rawSqlP95Ms ?? 0)))]);
     if (h.serviceCpuMicrosPerPage !== undefined) rows.push(['GetMessageHistory service CPU per page of 50', `${n(h.serviceCpuMicrosPerPage)} µs`, '≤ 300 µs', mark(h.serviceCpuMicrosPerPage <= 300)]);
     const f = h.freshTable;
     if (f) {
@@ -76,7 +82,7 @@ function headline(results) {
         `GetMessageHistory on a conversation just grown to ${n(f.conversationMessages)} messages, not analyzed: gRPC p95 vs the same SQL through pg`,
         `${ms(f.p95Ms)} ms vs ${ms(f.rawSqlP95Ms)} ms (PostgreSQL ${f.postgresCores} cores under gRPC load)`,
         'gRPC p95 ≤ 1.5 ×',
-        mark(f.p95Ms <= 1.5 * f.rawSqlP95Ms),
+        mark(atMost(f.p95Ms, 1.5 * (f.rawSqlP95Ms ?? 0))),
       ]);
     }
   }
@@ -88,7 +94,7 @@ function headline(results) {
       '',
       '',
     ]);
-    rows.push(['… the same SQL straight through pg (baseline)', `p50 ${ms(li.rawSqlP50Ms)}, p95 ${ms(li.rawSqlP95Ms)}, p99 ${ms(li.rawSqlP99Ms)} ms; ${n(li.rawSqlQueriesPerSec)} q/s`, 'gRPC p95 ≤ 1.5 ×', mark(li.p95Ms <= 1.5 * li.rawSqlP95Ms)]);
+    rows.push(['… the same SQL straight through pg (baseline)', `p50 ${ms(li.rawSqlP50Ms)}, p95 ${ms(li.rawSqlP95Ms)}, p99 ${ms(li.rawSqlP99Ms)} ms; ${n(li.rawSqlQueriesPerSec)} q/s`, 'gRPC p95 ≤ 1.5 ×', mark(atMost(li.p95Ms, 1.5 * (li.rawSqlP95Ms ?? 0)))]);
   }
   const so = s.sockets;
   if (so) {
@@ -96,7 +102,7 @@ function headline(results) {
       `Idle authenticated sockets (${so.instances} instance${so.instances > 1 ? 's' : ''})`,
       `${n(so.count)} sockets; ${ms(so.rssKiBPerSocket)} KiB RSS and ${ms(so.heapKiBPerSocket)} KiB heap per socket (bare relay: ${ms(so.bareRelayRssKiBPerSocket)} and ${ms(so.bareRelayHeapKiBPerSocket)}); ${n(so.connectsPerSec)} connects/s`,
       '50,000 at ≤ 1.3 × the relay\'s RSS each',
-      mark(so.count >= 50_000 && so.rssKiBPerSocket <= 1.3 * so.bareRelayRssKiBPerSocket),
+      mark(so.count >= 50_000 && atMost(so.rssKiBPerSocket, 1.3 * (so.bareRelayRssKiBPerSocket ?? 0))),
     ]);
   }
   const r = s.twoInstances;
@@ -107,35 +113,35 @@ function headline(results) {
   return rows;
 }
 
-function markdownTable(header, rows) {
-  const escape = (cell) => String(cell).replace(/\|/g, '\\|');
+function markdownTable(header: string[], rows: string[][]): string {
+  const escape = (cell: string) => String(cell).replace(/\|/g, '\\|');
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n');
 }
 
 /** The console table. */
-export function renderTable(results) {
+export function renderTable(results: Results): string {
   const rows = headline(results).map(([metric, result, target, met]) => [metric, result, target, met.replace(/\*/g, '')]);
   const header = ['metric', 'result', 'target', ''];
   const widths = header.map((h, i) => Math.min(i === 0 ? 70 : 90, Math.max(h.length, ...rows.map((row) => row[i].length))));
-  const line = (cells) => cells.map((cell, i) => (cell.length > widths[i] ? `${cell.slice(0, widths[i] - 1)}…` : cell.padEnd(widths[i]))).join('  ');
+  const line = (cells: string[]) => cells.map((cell, i) => (cell.length > widths[i] ? `${cell.slice(0, widths[i] - 1)}…` : cell.padEnd(widths[i]))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-function latencyRow(label, run, extra = []) {
+function latencyRow(label: string, run: LoadRun, extra: string[] = []): string[] {
   const l = run.latency;
   return [label, n(run.msgPerSec), ...extra, ms(l.p50Ms), ms(l.p95Ms), ms(l.p99Ms), ms(l.maxMs), ms(run.ack?.p99Ms), n(run.serverCpuMicrosPerMessage), cpuText(run.cpu)];
 }
 
-function cpuText(cpu) {
+function cpuText(cpu: CpuSplit | undefined): string {
   if (!cpu) return '';
   const main = cpu.serverMainThreadCores !== undefined ? ` (main thread ${cpu.serverMainThreadCores})` : '';
   return `svc ${cpu.serviceCores ?? cpu.relayCores ?? '–'}${main}, gen ${cpu.generatorsCores}, pg ${cpu.postgresCores}, other ${cpu.otherCores}`;
 }
 
 /** The results page: headline against the targets, then every measurement. */
-export function renderMarkdown(results) {
+export function renderMarkdown(results: Results): string {
   const { meta } = results;
-  const out = [];
+  const out: string[] = [];
   out.push(`### Results: ${meta.mode} run of ${meta.date}`);
   out.push('');
   out.push(
@@ -149,7 +155,7 @@ export function renderMarkdown(results) {
     out.push('');
     const repeated = other.repeatedSteps ? ` ${other.repeatedSteps} step(s) were measured again because of outside load, keeping the least disturbed attempt.` : '';
     out.push(
-      other.meanOtherCores > 0.25
+      (other.meanOtherCores ?? 0) > 0.25
         ? `**Other work shared the machine during this run** (on average ${other.meanOtherCores} of ${meta.machine.cores} cores busy outside the bench in the kept steps, up to ${other.maxOtherCores}): the numbers are lower and noisier than on an idle machine.${repeated}`
         : `The machine was otherwise quiet (on average ${other.meanOtherCores} cores busy outside the bench during the kept steps).${repeated}`,
     );
@@ -160,7 +166,7 @@ export function renderMarkdown(results) {
   if (results.throughput || results.relay?.variants.length) {
     out.push('#### Throughput, closed loop (emit → recipient newMessage)');
     out.push('');
-    const rows = [];
+    const rows: string[][] = [];
     for (const v of results.throughput?.variants ?? []) rows.push(latencyRow(`service, ${v.pairs} pairs × ${v.inflight} in flight`, v));
     for (const v of results.relay?.variants ?? []) rows.push(latencyRow(`bare relay, ${v.pairs} pairs × ${v.inflight} in flight`, v));
     out.push(markdownTable(latencyHeader, rows));
@@ -185,17 +191,17 @@ export function renderMarkdown(results) {
   if (results.latencyAt || results.lowRate) {
     out.push('#### Fixed rates (open loop)');
     out.push('');
-    const rows = [];
+    const rows: string[][] = [];
     if (results.lowRate) rows.push(latencyRow(`${n(results.lowRate.rate)} msg/s over ${n(results.lowRate.pairs)} pairs`, results.lowRate));
     if (results.relay?.lowRate) rows.push(latencyRow(`bare relay, ${n(results.relay.lowRate.rate)} msg/s over ${n(results.relay.lowRate.pairs)} pairs`, results.relay.lowRate));
     if (results.latencyAt) rows.push(latencyRow(`${n(results.latencyAt.rate)} msg/s over ${n(results.latencyAt.pairs)} pairs`, results.latencyAt));
     out.push(markdownTable(latencyHeader, rows));
     out.push('');
   }
-  if (results.history) {
+  if (results.history && results.list) {
     out.push(`#### History and conversation list (pages of ${results.history.pageSize}, concurrency ${results.history.grpc.concurrency})`);
     out.push('');
-    const row = (label, run) => [label, n(run.queriesPerSec), ms(run.latency.p50Ms), ms(run.latency.p95Ms), ms(run.latency.p99Ms), ms(run.latency.maxMs), String(run.rowsPerPage), n(run.serverCpuMicrosPerQuery), cpuText(run.cpu)];
+    const row = (label: string, run: QueryRun) => [label, n(run.queriesPerSec), ms(run.latency.p50Ms), ms(run.latency.p95Ms), ms(run.latency.p99Ms), ms(run.latency.maxMs), String(run.rowsPerPage), n(run.serverCpuMicrosPerQuery), cpuText(run.cpu)];
     out.push(
       markdownTable(
         ['Query', 'q/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'rows/page', 'service CPU µs/query', 'CPU (cores)'],
@@ -247,8 +253,8 @@ export function renderMarkdown(results) {
     );
     out.push('');
   }
-  const failures = [];
-  const check = (label, run) => {
+  const failures: string[] = [];
+  const check = (label: string, run: { errors?: Record<string, number>; timeouts?: number } | undefined) => {
     if (!run) return;
     const errors = Object.entries(run.errors ?? {});
     if (errors.length || run.timeouts) failures.push(`${label}: ${errors.map(([k, v]) => `${k} × ${v}`).join(', ')}${run.timeouts ? ` timeouts × ${run.timeouts}` : ''}`);
@@ -270,7 +276,7 @@ export function renderMarkdown(results) {
 }
 
 /** Replaces the results block of docs/performance.md (between the markers) with the latest run. */
-export function updatePerformanceDoc(file, markdown, jsonName) {
+export function updatePerformanceDoc(file: string, markdown: string, jsonName: string): void {
   if (!existsSync(file)) return;
   const doc = readFileSync(file, 'utf8');
   const start = doc.indexOf(START);

@@ -1,19 +1,21 @@
 // What one idle authenticated socket keeps on the service's heap, by constructor: heap
 // snapshots (through the inspector, after a full GC) before and after N sockets connect.
 //
-//   N=1000 [NODEARGS="--import ./bench/tools/no-async-context.mjs"] [RELAY=1] node bench/tools/heap-per-socket.mjs
-import path from 'node:path';
+//   npm run -s build:bench && N=1000 [NODEARGS="--import ./bench/dist/tools/no-async-context.js"] [RELAY=1] \
+//   node bench/dist/tools/heap-per-socket.js
 import pg from 'pg';
-import { io } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
-import { databaseUrl, recreateDatabase } from '../lib/db.mjs';
-import { ROOT, startBareRelay, startService } from '../lib/service.mjs';
-import { signToken } from '../lib/tokens.mjs';
+import type * as ConnectionsGraphModule from '../../src/infrastructure/embedded/connections-graph.js';
+import type * as ConnectionsServerModule from '../../src/infrastructure/embedded/connections-server.js';
+import { databaseUrl, recreateDatabase } from '../lib/db.js';
+import { fromBuild, startBareRelay, startService } from '../lib/service.js';
+import { signToken } from '../lib/tokens.js';
 
 const N = Number(process.env.N ?? 1000);
 const ADMIN = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const { ConnectionsGraph } = await import(path.join(ROOT, 'dist/infrastructure/embedded/connections-graph.js'));
-const { startConnectionsServer } = await import(path.join(ROOT, 'dist/infrastructure/embedded/connections-server.js'));
+const { ConnectionsGraph } = await fromBuild<typeof ConnectionsGraphModule>('infrastructure/embedded/connections-graph.js');
+const { startConnectionsServer } = await fromBuild<typeof ConnectionsServerModule>('infrastructure/embedded/connections-server.js');
 const connections = await startConnectionsServer(new ConnectionsGraph());
 await recreateDatabase(ADMIN, 'messaging_probe');
 const secret = 'probe-secret-'.padEnd(40, 'x');
@@ -26,22 +28,28 @@ const server = process.env.RELAY
     });
 const inspectPort = Number(/ws:\/\/127\.0\.0\.1:(\d+)/.exec(server.tail.join('\n'))?.[1]);
 
-async function snapshot() {
-  const [target] = await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json();
+interface HeapSnapshot {
+  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
+  nodes: number[];
+  strings: string[];
+}
+
+async function snapshot(): Promise<Map<string, { count: number; size: number }>> {
+  const [target] = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
   const ws = new WebSocket(target.webSocketDebuggerUrl);
   await new Promise((resolve) => ws.once('open', resolve));
-  const chunks = [];
-  const waiting = new Map();
+  const chunks: string[] = [];
+  const waiting = new Map<number, (message: unknown) => void>();
   let id = 0;
-  ws.on('message', (data) => {
-    const message = JSON.parse(data);
-    if (message.method === 'HeapProfiler.addHeapSnapshotChunk') chunks.push(message.params.chunk);
-    else if (waiting.has(message.id)) {
-      waiting.get(message.id)(message);
+  ws.on('message', (data: Buffer) => {
+    const message = JSON.parse(data.toString()) as { id?: number; method?: string; params?: { chunk: string } };
+    if (message.method === 'HeapProfiler.addHeapSnapshotChunk') chunks.push(message.params?.chunk ?? '');
+    else if (message.id !== undefined && waiting.has(message.id)) {
+      waiting.get(message.id)?.(message);
       waiting.delete(message.id);
     }
   });
-  const call = (method, params = {}) =>
+  const call = (method: string, params = {}) =>
     new Promise((resolve) => {
       waiting.set(++id, resolve);
       ws.send(JSON.stringify({ id, method, params }));
@@ -49,7 +57,7 @@ async function snapshot() {
   await call('HeapProfiler.collectGarbage');
   await call('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
   ws.close();
-  const snap = JSON.parse(chunks.join(''));
+  const snap = JSON.parse(chunks.join('')) as HeapSnapshot;
   const fields = snap.snapshot.meta.node_fields;
   const types = snap.snapshot.meta.node_types[0];
   const [typeAt, nameAt, sizeAt] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f));
@@ -68,9 +76,9 @@ async function snapshot() {
   return byKind;
 }
 
-const auth = (user) => (process.env.RELAY ? { room: user, userId: user } : { token: signToken(secret, user) });
-const connect = (user) =>
-  new Promise((resolve, reject) => {
+const auth = (user: string) => (process.env.RELAY ? { room: user, userId: user } : { token: signToken(secret, user) });
+const connect = (user: string) =>
+  new Promise<Socket>((resolve, reject) => {
     const socket = io(server.url, { auth: auth(user), transports: ['websocket'], forceNew: true, reconnection: false });
     socket.once('connect', () => resolve(socket));
     socket.once('connect_error', reject);
@@ -78,11 +86,11 @@ const connect = (user) =>
 for (const socket of await Promise.all(Array.from({ length: 50 }, (_, i) => connect(`warm${i}`)))) socket.close();
 await new Promise((resolve) => setTimeout(resolve, 1000));
 const before = await snapshot();
-const sockets = [];
+const sockets: Socket[] = [];
 for (let i = 0; i < N; i += 50) sockets.push(...(await Promise.all(Array.from({ length: Math.min(50, N - i) }, (_, j) => connect(`h${i + j}`)))));
 await new Promise((resolve) => setTimeout(resolve, 1500));
 const after = await snapshot();
-const rows = [];
+const rows: [string, number, number][] = [];
 let total = 0;
 for (const [key, entry] of after) {
   const previous = before.get(key) ?? { count: 0, size: 0 };

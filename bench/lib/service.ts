@@ -1,28 +1,109 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-export function freePort() {
+/**
+ * The repository root: the nearest folder above this file with a package.json. This file runs from
+ * bench/lib/ (type-checked, and imported by the tests) and compiled from bench/dist/lib/.
+ */
+export const ROOT = ((): string => {
+  for (let dir = HERE; dir !== path.dirname(dir); dir = path.dirname(dir)) if (existsSync(path.join(dir, 'package.json'))) return dir;
+  throw new Error(`no package.json above ${HERE}`);
+})();
+
+/** A file of the bench beside this one (`lib/` relative), with this file's own extension: .ts in the sources, .js compiled. */
+export function benchFile(relativeToLib: string): string {
+  return path.join(HERE, `${relativeToLib}${path.extname(fileURLToPath(import.meta.url))}`);
+}
+
+/**
+ * A module of the build under test (dist/, what the service processes run), typed by its source in
+ * src/: `fromBuild<typeof Cursor>('contract/cursor.js')` with `import type * as Cursor from '…/src/contract/cursor.js'`.
+ */
+export function fromBuild<Module>(relativeToDist: string): Promise<Module> {
+  return fromRepository<Module>(path.join('dist', relativeToDist));
+}
+
+/** A JavaScript module of the repository by its path from the root (the same file from bench/ and from bench/dist/). */
+export async function fromRepository<Module>(relativeToRoot: string): Promise<Module> {
+  return (await import(pathToFileURL(path.join(ROOT, relativeToRoot)).href)) as Module;
+}
+
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+      const { port } = server.address() as AddressInfo;
       server.close(() => resolve(port));
     });
   });
 }
 
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface MemoryAfterGc {
+  rssKiB: number;
+  heapUsedKiB: number;
+  externalKiB: number;
+}
+
+/** A V8 CPU profile (Profiler.stop's `profile`), as far as the bench reads it. */
+export interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ChildServer {
+  name: string;
+  pid: number;
+  port: number;
+  url: string;
+  /** The last lines of its stdout and stderr. */
+  tail: string[];
+  readonly exited: ExitStatus | null;
+  rssKiB(): number | null;
+  hwmKiB(): number | null;
+  cpuSeconds(): number | null;
+  memoryAfterGc(): Promise<MemoryAfterGc>;
+  profile<T>(work: () => Promise<T>, samplingIntervalMicros?: number): Promise<{ profile: CpuProfile; result: T }>;
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<ExitStatus>;
+}
+
+export interface ServiceProcess extends ChildServer {
+  grpcAddress: string;
+  /** /metrics, every sample by its name and labels (`name{label="x"}`). */
+  metrics(): Promise<Record<string, number>>;
+}
+
+interface StartProcessOptions {
+  name: string;
+  args: string[];
+  env: Record<string, string>;
+  port: number;
+  readyPath: string;
+  nodeArgs?: string[];
+  inspect?: boolean;
+  timeoutMs?: number;
+}
+
+type InspectorCall = <T = Record<string, unknown>>(method: string, params?: Record<string, unknown>) => Promise<T>;
+
 /**
  * Starts a child process serving HTTP on `port` and waits until `readyPath` answers 200.
  * stderr is kept (the last lines) so that a failed start says why.
  */
-async function startProcess({ name, args, env, port, readyPath, nodeArgs = [], inspect = false, timeoutMs = 60_000 }) {
+async function startProcess({ name, args, env, port, readyPath, nodeArgs = [], inspect = false, timeoutMs = 60_000 }: StartProcessOptions): Promise<ChildServer> {
   const inspectPort = inspect ? await freePort() : undefined;
   if (inspect) nodeArgs = [...nodeArgs, `--inspect=127.0.0.1:${inspectPort}`];
   const child = spawn(process.execPath, [...nodeArgs, ...args], {
@@ -30,8 +111,8 @@ async function startProcess({ name, args, env, port, readyPath, nodeArgs = [], i
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const tail = [];
-  const keep = (chunk) => {
+  const tail: string[] = [];
+  const keep = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (!line.trim()) continue;
       tail.push(line);
@@ -41,8 +122,10 @@ async function startProcess({ name, args, env, port, readyPath, nodeArgs = [], i
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  let exited = null;
-  const exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve((exited = { code, signal }))));
+  let exited: ExitStatus | null = null;
+  const exit = new Promise<ExitStatus>((resolve) => child.once('exit', (code, signal) => resolve((exited = { code, signal }))));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${name} did not start`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exited) throw new Error(`${name} exited during start (${JSON.stringify(exited)}):\n${tail.join('\n')}`);
@@ -60,46 +143,48 @@ async function startProcess({ name, args, env, port, readyPath, nodeArgs = [], i
   }
   return {
     name,
-    pid: child.pid,
+    pid,
     port,
     url: `http://127.0.0.1:${port}`,
     tail,
     get exited() {
       return exited;
     },
-    rssKiB: () => readStatusKiB(child.pid, 'VmRSS'),
-    hwmKiB: () => readStatusKiB(child.pid, 'VmHWM'),
-    cpuSeconds: () => readCpuSeconds(child.pid),
+    rssKiB: () => readStatusKiB(pid, 'VmRSS'),
+    hwmKiB: () => readStatusKiB(pid, 'VmHWM'),
+    cpuSeconds: () => readCpuSeconds(pid),
     /** Full GC through the inspector, then process.memoryUsage() and VmRSS. */
     async memoryAfterGc() {
       if (!inspectPort) throw new Error(`${name} was started without inspect`);
       const usage = await inspectorSession(inspectPort, async (call) => {
         await call('HeapProfiler.collectGarbage');
         await call('HeapProfiler.collectGarbage');
-        const { result } = await call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
-        return JSON.parse(result.value);
+        const { result } = await call<{ result: { value: string } }>('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+        return JSON.parse(result.value) as NodeJS.MemoryUsage;
       });
-      return { rssKiB: readStatusKiB(child.pid, 'VmRSS'), heapUsedKiB: Math.round(usage.heapUsed / 1024), externalKiB: Math.round(usage.external / 1024) };
+      const rssKiB = readStatusKiB(pid, 'VmRSS');
+      if (rssKiB === null) throw new Error(`${name}: no VmRSS in /proc/${pid}/status`);
+      return { rssKiB, heapUsedKiB: Math.round(usage.heapUsed / 1024), externalKiB: Math.round(usage.external / 1024) };
     },
     /**
      * A V8 CPU profile of just `work` (not start-up or warm-up), through the inspector. Samples
      * are wall-clock ticks: on a busy machine a process descheduled inside a syscall (typically
      * `writev` waking its peer) collects samples there without using CPU.
      */
-    async profile(work, samplingIntervalMicros = 250) {
+    async profile<T>(work: () => Promise<T>, samplingIntervalMicros = 250) {
       if (!inspectPort) throw new Error(`${name} was started without inspect`);
-      let result;
+      let result: T | undefined;
       const profile = await inspectorSession(inspectPort, async (call) => {
         await call('Profiler.enable');
         await call('Profiler.setSamplingInterval', { interval: samplingIntervalMicros });
         await call('Profiler.start');
         result = await work();
-        const { profile } = await call('Profiler.stop');
+        const { profile } = await call<{ profile: CpuProfile }>('Profiler.stop');
         return profile;
       });
-      return { profile, result };
+      return { profile, result: result as T };
     },
-    async stop(signal = 'SIGTERM', graceMs = 12_000) {
+    async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 12_000) {
       if (exited) return exited;
       child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -114,7 +199,17 @@ async function startProcess({ name, args, env, port, readyPath, nodeArgs = [], i
  * The production build of the service (dist/main.js) as a child process. With `inspect`, the
  * V8 inspector listens on loopback so that the bench can force a full GC before reading memory.
  */
-export async function startService({ name = 'service', env, nodeArgs = [], inspect = false }) {
+export async function startService({
+  name = 'service',
+  env,
+  nodeArgs = [],
+  inspect = false,
+}: {
+  name?: string;
+  env: Record<string, string>;
+  nodeArgs?: string[];
+  inspect?: boolean;
+}): Promise<ServiceProcess> {
   const port = await freePort();
   const grpcPort = await freePort();
   const service = await startProcess({
@@ -148,28 +243,29 @@ export async function startService({ name = 'service', env, nodeArgs = [], inspe
   });
 }
 
-async function inspectorSession(port, work) {
+async function inspectorSession<T>(port: number, work: (call: InspectorCall) => Promise<T>): Promise<T> {
   const { WebSocket } = await import('ws');
-  const [target] = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const [target] = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
   const ws = new WebSocket(target.webSocketDebuggerUrl);
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
   });
   let nextId = 0;
-  const waiting = new Map();
-  ws.on('message', (data) => {
-    const message = JSON.parse(data.toString());
+  const waiting = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void }>();
+  ws.on('message', (data: Buffer) => {
+    const message = JSON.parse(data.toString()) as { id?: number; error?: { message: string }; result?: unknown };
+    if (message.id === undefined) return;
     const waiter = waiting.get(message.id);
     if (!waiter) return;
     waiting.delete(message.id);
     if (message.error) waiter.reject(new Error(message.error.message));
     else waiter.resolve(message.result);
   });
-  const call = (method, params = {}) =>
-    new Promise((resolve, reject) => {
+  const call: InspectorCall = <R>(method: string, params: Record<string, unknown> = {}) =>
+    new Promise<R>((resolve, reject) => {
       const id = ++nextId;
-      waiting.set(id, { resolve, reject });
+      waiting.set(id, { resolve: resolve as (result: unknown) => void, reject });
       ws.send(JSON.stringify({ id, method, params }));
     });
   try {
@@ -179,13 +275,13 @@ async function inspectorSession(port, work) {
   }
 }
 
-/** The bare Socket.IO relay of bench/bare-relay.mjs. */
-export async function startBareRelay({ inspect = false } = {}) {
+/** The bare Socket.IO relay of bench/bare-relay.ts. */
+export async function startBareRelay({ inspect = false }: { inspect?: boolean } = {}): Promise<ChildServer> {
   const port = await freePort();
-  return startProcess({ name: 'bare-relay', args: ['bench/bare-relay.mjs'], port, readyPath: '/ready', inspect, env: { PORT: String(port) } });
+  return startProcess({ name: 'bare-relay', args: [benchFile('../bare-relay')], port, readyPath: '/ready', inspect, env: { PORT: String(port) } });
 }
 
-export function readStatusKiB(pid, field) {
+export function readStatusKiB(pid: number, field: string): number | null {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
   return match ? Number(match[1]) : null;
@@ -197,7 +293,7 @@ const CLOCK_TICKS = 100;
  * User + system CPU seconds of a process (/proc/<pid>/stat fields 14 and 15), plus, with
  * `withChildren`, those of its exited and reaped children (fields 16 and 17).
  */
-export function readCpuSeconds(pid, withChildren = false) {
+export function readCpuSeconds(pid: number, withChildren = false): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -209,7 +305,7 @@ export function readCpuSeconds(pid, withChildren = false) {
 }
 
 /** CPU seconds of a process's main thread only (the event loop; GC helpers and the thread pool excluded). */
-export function readMainThreadCpuSeconds(pid) {
+export function readMainThreadCpuSeconds(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -220,7 +316,7 @@ export function readMainThreadCpuSeconds(pid) {
 }
 
 /** Busy and total jiffies of the whole machine, from /proc/stat. */
-export function machineCpu() {
+export function machineCpu(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const idle = line[3] + line[4];
   const total = line.reduce((a, b) => a + b, 0);
@@ -232,13 +328,13 @@ export function machineCpu() {
  * title, `postgres: … <user> <database> <client> …`). Backends that exit during a step are lost,
  * so the bench keeps its pools open until it has read this.
  */
-export function postgresCpuSeconds(databases) {
+export function postgresCpuSeconds(databases: string[]): number {
   let sum = 0;
   for (const pid of listPids()) {
     try {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
       const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (databases.some((name) => title.includes(` ${name} `))) sum += readCpuSeconds(pid) ?? 0;
+      if (databases.some((name) => title.includes(` ${name} `))) sum += readCpuSeconds(Number(pid)) ?? 0;
     } catch {
       // gone
     }
@@ -246,7 +342,7 @@ export function postgresCpuSeconds(databases) {
   return sum;
 }
 
-function listPids() {
+function listPids(): string[] {
   try {
     return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
   } catch {
@@ -254,8 +350,8 @@ function listPids() {
   }
 }
 
-function parsePrometheus(text) {
-  const values = {};
+function parsePrometheus(text: string): Record<string, number> {
+  const values: Record<string, number> = {};
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
     const space = line.lastIndexOf(' ');

@@ -1,20 +1,20 @@
-import path from 'node:path';
 import pg from 'pg';
-import { ROOT } from './service.mjs';
+import type * as Migrator from '../../src/infrastructure/prisma/migrator.js';
+import { fromBuild } from './service.js';
 
 export const HISTORY_CONVERSATION_ID = '0b0e0000-0000-4000-8000-000000000001';
-export const HISTORY_USERS = ['bench-hist-a', 'bench-hist-b'];
+export const HISTORY_USERS = ['bench-hist-a', 'bench-hist-b'] as const;
 export const LIST_OWNER = 'bench-list-owner';
 export const SEED = { historyMessages: 200_000, listConversations: 10_000, messagesPerListConversation: 80 };
 export const SEED_TOTAL = SEED.historyMessages + SEED.listConversations * SEED.messagesPerListConversation;
 
-export function databaseUrl(base, name) {
+export function databaseUrl(base: string, name: string): string {
   const url = new URL(base);
   url.pathname = `/${name}`;
   return url.toString();
 }
 
-async function withClient(url, work) {
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, options: '-c TimeZone=UTC' });
   await client.connect();
   try {
@@ -25,30 +25,42 @@ async function withClient(url, work) {
 }
 
 /** A fresh, empty database (the service migrates it when it starts). */
-export async function recreateDatabase(adminUrl, name) {
+export async function recreateDatabase(adminUrl: string, name: string): Promise<void> {
   await withClient(adminUrl, async (client) => {
     await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     await client.query(`CREATE DATABASE "${name}"`);
   });
 }
 
-async function databaseExists(adminUrl, name) {
-  return withClient(adminUrl, async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount > 0);
+async function databaseExists(adminUrl: string, name: string): Promise<boolean> {
+  return withClient(adminUrl, async (client) => ((await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount ?? 0) > 0);
 }
 
 /** What the seeded history database holds, or null when it is missing or incomplete. */
-export async function inspectHistoryDatabase(url) {
+export interface HistoryDatabaseCounts {
+  rows: number;
+  historyMessages: number;
+  listConversations: number;
+}
+
+export interface HistoryDatabase extends HistoryDatabaseCounts {
+  url: string;
+  seeded: boolean;
+  seedMs: number;
+}
+
+export async function inspectHistoryDatabase(url: string): Promise<HistoryDatabaseCounts | null> {
   try {
     return await withClient(url, async (client) => {
-      const history = await client.query(
+      const history = await client.query<{ last_seq: number; messages: number; max_seq: number }>(
         `SELECT c.last_seq, (SELECT count(*)::int FROM message m WHERE m.conversation_id = c.id) AS messages,
                 (SELECT max(seq) FROM message m WHERE m.conversation_id = c.id) AS max_seq
          FROM conversation c WHERE c.id = $1::uuid`,
         [HISTORY_CONVERSATION_ID],
       );
-      const list = await client.query('SELECT count(*)::int AS n FROM conversation WHERE user_a = $1 OR user_b = $1', [LIST_OWNER]);
+      const list = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM conversation WHERE user_a = $1 OR user_b = $1', [LIST_OWNER]);
       // Planner statistics are exact enough to count 1M rows without a scan.
-      const total = await client.query(`SELECT count(*)::int AS n FROM message`);
+      const total = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM message`);
       const row = history.rows[0];
       const ok =
         row && row.messages === SEED.historyMessages && row.last_seq === SEED.historyMessages && row.max_seq === SEED.historyMessages &&
@@ -64,7 +76,7 @@ export async function inspectHistoryDatabase(url) {
  * The history database: seeded once (directly in SQL, in one transaction) and reused while its
  * counts check out. Seq is gap-free per conversation and conversation.last_seq matches.
  */
-export async function ensureHistoryDatabase(adminUrl, name, log) {
+export async function ensureHistoryDatabase(adminUrl: string, name: string, log: (text: string) => void): Promise<HistoryDatabase> {
   const url = databaseUrl(adminUrl, name);
   if (await databaseExists(adminUrl, name)) {
     const found = await inspectHistoryDatabase(url);
@@ -72,7 +84,7 @@ export async function ensureHistoryDatabase(adminUrl, name, log) {
     log(`history database ${name} is incomplete; seeding it again`);
   }
   await recreateDatabase(adminUrl, name);
-  const { migrate, defaultMigrationsDir } = await import(path.join(ROOT, 'dist/infrastructure/prisma/migrator.js'));
+  const { migrate, defaultMigrationsDir } = await fromBuild<typeof Migrator>('infrastructure/prisma/migrator.js');
   await migrate(url, defaultMigrationsDir());
   log(`seeding ${name}: ${SEED_TOTAL.toLocaleString('en')} messages …`);
   const started = Date.now();
@@ -82,7 +94,7 @@ export async function ensureHistoryDatabase(adminUrl, name, log) {
   return { url, ...found, seeded: true, seedMs: Date.now() - started };
 }
 
-async function seed(client) {
+async function seed(client: pg.Client): Promise<void> {
   const base = "timestamptz '2025-01-01 00:00:00+00'";
   await client.query("SET synchronous_commit = off; SET maintenance_work_mem = '512MB'");
   await client.query('BEGIN');
@@ -126,9 +138,9 @@ async function seed(client) {
 }
 
 /** The list owner's conversations in list order, for cursors at every depth. */
-export async function listOrder(url) {
+export async function listOrder(url: string): Promise<{ id: string; updatedAt: string }[]> {
   return withClient(url, async (client) => {
-    const result = await client.query(
+    const result = await client.query<{ id: string; updated_at: Date }>(
       `SELECT id::text, updated_at FROM conversation WHERE user_a = $1 OR user_b = $1 ORDER BY updated_at DESC, id DESC`,
       [LIST_OWNER],
     );
@@ -136,13 +148,13 @@ export async function listOrder(url) {
   });
 }
 
-export async function serverVersions(adminUrl) {
-  return withClient(adminUrl, async (client) => (await client.query('SHOW server_version')).rows[0].server_version);
+export async function serverVersions(adminUrl: string): Promise<string> {
+  return withClient(adminUrl, async (client) => (await client.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version);
 }
 
-export async function tableStats(url) {
+export async function tableStats(url: string): Promise<{ message_size: string; messages: number }> {
   return withClient(url, async (client) => {
-    const result = await client.query(
+    const result = await client.query<{ message_size: string; messages: number }>(
       `SELECT pg_size_pretty(pg_total_relation_size('message')) AS message_size, (SELECT count(*)::int FROM message) AS messages`,
     );
     return result.rows[0];
@@ -156,13 +168,13 @@ const FRESH_PEER = 'bench-hist-fresh';
  * the message table until `remove()`, so that no ANALYZE sees it: the statistics still describe
  * the table as seeded (every conversation but one small), as on a live system between analyses.
  */
-export async function growFreshConversation(url, messages) {
+export async function growFreshConversation(url: string, messages: number): Promise<{ conversationId: string; growMs: number; remove: () => Promise<void> }> {
   return withClient(url, async (client) => {
     await client.query('DELETE FROM conversation WHERE user_a = $1 AND user_b = $2', [HISTORY_USERS[0], FRESH_PEER]);
     await client.query('ALTER TABLE message SET (autovacuum_enabled = false)');
     const started = Date.now();
     await client.query('BEGIN');
-    const inserted = await client.query(
+    const inserted = await client.query<{ id: string }>(
       `INSERT INTO conversation (id, user_a, user_b, last_seq, updated_at) VALUES (gen_random_uuid(), $1, $2, $3, now()) RETURNING id::text`,
       [HISTORY_USERS[0], FRESH_PEER, messages],
     );

@@ -3,9 +3,15 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { freePort } from './service.mjs';
+import { freePort } from './service.js';
 
-export async function startPrivateRedisServer() {
+export interface PrivateRedisServer {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export async function startPrivateRedisServer(): Promise<PrivateRedisServer> {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
@@ -24,9 +30,11 @@ export async function startPrivateRedisServer() {
     }
   }
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('redis-server did not start');
   return {
     url,
-    pid: child.pid,
+    pid,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;

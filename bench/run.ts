@@ -1,5 +1,5 @@
-#!/usr/bin/env node
-// The benchmark suite (issue #6): `npm run bench` (full) or `npm run bench -- --quick`.
+// The benchmark suite (issue #6): `npm run bench` (full) or `npm run bench -- --quick`; compiled
+// to bench/dist/ by `npm run build:bench`, which `npm run bench` runs first.
 // See docs/performance.md for the method and the latest results.
 //
 // Options: --quick            scaled-down run (< 2 minutes)
@@ -20,21 +20,48 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import { databaseUrl, ensureHistoryDatabase, growFreshConversation, HISTORY_CONVERSATION_ID, HISTORY_USERS, LIST_OWNER, listOrder, recreateDatabase, SEED, serverVersions } from './lib/db.mjs';
-import { GeneratorPool } from './lib/pool.mjs';
-import { machineCpu, postgresCpuSeconds, readCpuSeconds, readMainThreadCpuSeconds, ROOT, startBareRelay, startService } from './lib/service.mjs';
-import { concat, round, summarize } from './lib/stats.mjs';
-import { signToken } from './lib/tokens.mjs';
-import { renderMarkdown, renderTable, updatePerformanceDoc } from './lib/report.mjs';
-import { summarizeProfile } from './lib/profile.mjs';
-import { renderReplica, runReplicaScenario } from './lib/replica-scenario.mjs';
+import type * as Cursor from '../src/contract/cursor.js';
+import type * as ConversationsRepository from '../src/conversations/conversations.repository.js';
+import type * as ConnectionsGraphModule from '../src/infrastructure/embedded/connections-graph.js';
+import type * as ConnectionsServerModule from '../src/infrastructure/embedded/connections-server.js';
+import type * as MessagesRepository from '../src/messages/messages.repository.js';
+import type * as RedisCluster from '../test/support/redis-cluster.mjs';
+import type { ConnectionsGraph } from '../src/infrastructure/embedded/connections-graph.js';
+import { databaseUrl, ensureHistoryDatabase, growFreshConversation, HISTORY_CONVERSATION_ID, HISTORY_USERS, LIST_OWNER, listOrder, recreateDatabase, SEED, serverVersions } from './lib/db.js';
+import type { LoadPart, PairSpec, QueryPart, SqlRequest } from './lib/generator.js';
+import { type CommandArgs, GeneratorPool } from './lib/pool.js';
+import {
+  type ClosedLoopRun,
+  type ClosedLoopSpec,
+  type ClusterRun,
+  type ClusterSummaryRow,
+  type Counts,
+  type CpuSplit,
+  type EventsRun,
+  type LoadRun,
+  type Meta,
+  type OpenLoopRun,
+  perMessage,
+  type Plan,
+  type QueryRun,
+  type RateSpec,
+  type Results,
+  summarizeResults,
+  type SweepStep,
+} from './lib/results.js';
+import { fromBuild, fromRepository, machineCpu, postgresCpuSeconds, readCpuSeconds, readMainThreadCpuSeconds, ROOT, type ServiceProcess, startBareRelay, startService } from './lib/service.js';
+import { concat, round, summarize } from './lib/stats.js';
+import { signToken } from './lib/tokens.js';
+import { renderMarkdown, renderTable, updatePerformanceDoc } from './lib/report.js';
+import { summarizeProfile } from './lib/profile.js';
+import { renderReplica, runReplicaScenario } from './lib/replica-scenario.js';
 
 const argv = process.argv.slice(2);
-const flag = (name) => argv.includes(`--${name}`);
-const option = (name) => argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
+const flag = (name: string) => argv.includes(`--${name}`);
+const option = (name: string) => argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
 const QUICK = flag('quick');
 const ONLY = option('only')?.split(',');
-const wants = (scenario) => !ONLY || ONLY.includes(scenario);
+const wants = (scenario: string) => !ONLY || ONLY.includes(scenario);
 
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
@@ -46,7 +73,7 @@ const P99_BUDGET_MS = 50;
 const FRESH_MESSAGES = 20_000;
 const FD_LIMIT_HEADROOM = 1500;
 
-const PLAN = QUICK
+const PLAN: Plan = QUICK
   ? {
       mode: 'quick',
       generators: Number(option('generators') ?? 3),
@@ -95,11 +122,15 @@ const PLAN = QUICK
     };
 
 const started = performance.now();
-const log = (text) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
+const log = (text: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
 
-const results = { meta: {}, plan: PLAN };
-const cleanups = [];
-let pool;
+// meta is filled in first thing in main().
+const results: Results = { meta: {} as Meta, plan: PLAN };
+const cleanups: (() => unknown)[] = [];
+let pool: GeneratorPool;
+
+/** Environment of every service process of a run (scenarios add to it). */
+type ServiceEnv = Record<string, string>;
 
 async function main() {
   if (!flag('no-build')) {
@@ -107,8 +138,8 @@ async function main() {
     execSync('npm run build', { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   }
   results.meta = await describeEnvironment();
-  const { ConnectionsGraph } = await import(path.join(ROOT, 'dist/infrastructure/embedded/connections-graph.js'));
-  const { startConnectionsServer } = await import(path.join(ROOT, 'dist/infrastructure/embedded/connections-server.js'));
+  const { ConnectionsGraph } = await fromBuild<typeof ConnectionsGraphModule>('infrastructure/embedded/connections-graph.js');
+  const { startConnectionsServer } = await fromBuild<typeof ConnectionsServerModule>('infrastructure/embedded/connections-server.js');
   const graph = new ConnectionsGraph();
   for (let i = 0; i < PLAN.pairs; i++) graph.connect(...pairUsers('u', i));
   for (let i = 0; i < PLAN.redis.pairs; i++) {
@@ -125,7 +156,7 @@ async function main() {
 
   await recreateDatabase(ADMIN_URL, LOAD_DB);
   const loadUrl = databaseUrl(ADMIN_URL, LOAD_DB);
-  const baseEnv = { DATABASE_URL: loadUrl, CONNECTIONS_GRPC_URL: connections.url, JWT_SECRET, MAX_SOCKETS_PER_USER: '10' };
+  const baseEnv: ServiceEnv = { DATABASE_URL: loadUrl, CONNECTIONS_GRPC_URL: connections.url, JWT_SECRET, MAX_SOCKETS_PER_USER: '10' };
 
   pool = await GeneratorPool.start(PLAN.generators);
   cleanups.push(() => pool.stop());
@@ -140,7 +171,7 @@ async function main() {
   if (wants('replica')) results.replica = await runReplicaScenario({ pool, log, baseEnv, jwtSecret: JWT_SECRET, plan: PLAN.replica, mulberry32 });
   if (wants('cluster')) await runRedisCluster(baseEnv, graph);
 
-  results.summary = summary();
+  results.summary = summarizeResults(results);
   results.meta.interference = interference();
   results.meta.durationSeconds = round((performance.now() - started) / 1000, 1);
   process.stdout.write(`\n${renderTable(results)}\n`);
@@ -150,13 +181,13 @@ async function main() {
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
-function pairUsers(prefix, index) {
+function pairUsers(prefix: string, index: number): [string, string] {
   return [`${prefix}${index}a`, `${prefix}${index}b`];
 }
 
 /** Pairs spread over the generators; both sockets of a pair live in one generator. */
-function pairsFor(generator, count, prefix, urlA, urlB = urlA) {
-  const pairs = [];
+function pairsFor(generator: number, count: number, prefix: string, urlA = '', urlB = urlA): PairSpec[] {
+  const pairs: PairSpec[] = [];
   for (let i = generator; i < count; i += pool.size) {
     const [a, b] = pairUsers(prefix, i);
     pairs.push({ a, b, urlA, urlB });
@@ -164,46 +195,50 @@ function pairsFor(generator, count, prefix, urlA, urlB = urlA) {
   return pairs;
 }
 
-async function connectPairs(set, count, prefix, mode, urlA, urlB) {
+async function connectPairs(set: string, count: number, prefix: string, mode: 'service' | 'relay', urlA: string, urlB?: string) {
   const t0 = performance.now();
   await pool.each('connectPairs', (g) => ({ set, pairs: pairsFor(g, count, prefix, urlA, urlB), mode, secret: JWT_SECRET }));
   log(`  ${count} pairs connected (${set}) in ${Math.round(performance.now() - t0)} ms`);
 }
 
-const closeSet = (set) => pool.each('closeSet', () => ({ set }));
+const closeSet = (set: string) => pool.each('closeSet', () => ({ set }));
+
+/** Processes measured in a step, by group (`service`, `relay`, `generators`, `nats`, `redis`). */
+type Pids = Record<string, number | number[]>;
 
 /** CPU seconds of the processes under test between two points, as a share of one core. */
-function cpuMeter(pids) {
+function cpuMeter(pids: Pids): () => CpuSplit {
   const server = [pids.service ?? pids.relay].flat().filter(Boolean);
   const read = () => ({
     at: performance.now(),
     machine: machineCpu(),
     postgres: postgresCpuSeconds([LOAD_DB, HISTORY_DB]),
     mainThreads: server.map((pid) => readMainThreadCpuSeconds(pid) ?? 0),
-    ...Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, [pid].flat().reduce((s, p) => s + (readCpuSeconds(p) ?? 0), 0)])),
+    groups: Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, [pid].flat().reduce((s, p) => s + (readCpuSeconds(p) ?? 0), 0)])),
   });
   const before = read();
   return () => {
     const after = read();
     const wall = (after.at - before.at) / 1000;
-    const out = { machineBusyCores: round((after.machine.busy - before.machine.busy) / wall, 2), postgresCores: round((after.postgres - before.postgres) / wall, 2) };
-    let ours = out.postgresCores;
+    const out: CpuSplit = { machineBusyCores: round((after.machine.busy - before.machine.busy) / wall, 2), postgresCores: round((after.postgres - before.postgres) / wall, 2) };
+    let ours = out.postgresCores ?? 0;
     for (const key of Object.keys(pids)) {
-      out[`${key}Cores`] = round((after[key] - before[key]) / wall, 2);
-      ours += out[`${key}Cores`];
+      const cores = round((after.groups[key] - before.groups[key]) / wall, 2);
+      out[`${key}Cores`] = cores;
+      ours += cores ?? 0;
     }
     // Whatever else ran on the machine meanwhile (other work competes for the same two cores).
-    out.otherCores = round(Math.max(0, out.machineBusyCores - ours), 2);
+    out.otherCores = round(Math.max(0, (out.machineBusyCores ?? 0) - ours), 2);
     // The busiest server event loop: at ~1.0 that process is CPU-bound whatever the cores say.
     if (server.length) out.serverMainThreadCores = round(Math.max(...server.map((_, i) => (after.mainThreads[i] - before.mainThreads[i]) / wall)), 2);
     return out;
   };
 }
 
-function merge(parts) {
+function merge(parts: LoadPart[]): Omit<LoadRun, 'cpu' | 'serverCpuMicrosPerMessage'> {
   const windowMs = Math.max(...parts.map((p) => p.windowMs));
   const completed = parts.reduce((s, p) => s + p.completed, 0);
-  const errors = {};
+  const errors: Counts = {};
   for (const part of parts) for (const [code, n] of Object.entries(part.errors ?? {})) errors[code] = (errors[code] ?? 0) + n;
   return {
     msgPerSec: Math.round(completed / (windowMs / 1000)),
@@ -225,20 +260,20 @@ function merge(parts) {
  * least disturbed attempt is kept. Every attempt's outside load is recorded.
  */
 const DISTURBED_CORES = 0.3;
-async function leastDisturbed(measure) {
+async function leastDisturbed<Run extends { cpu: CpuSplit }>(measure: () => Promise<Run>): Promise<Run & { attempts: number; outsideCoresPerAttempt: (number | null | undefined)[] }> {
   let best = await measure();
   const outside = [best.cpu.otherCores];
-  while (best.cpu.otherCores > DISTURBED_CORES && outside.length < PLAN.maxAttempts && performance.now() - started < PLAN.retryBudgetMs) {
+  while ((best.cpu.otherCores ?? 0) > DISTURBED_CORES && outside.length < PLAN.maxAttempts && performance.now() - started < PLAN.retryBudgetMs) {
     log(`  (${best.cpu.otherCores} cores busy outside the bench during that step; measuring it again)`);
     await sleep(1000);
     const next = await measure();
     outside.push(next.cpu.otherCores);
-    if (next.cpu.otherCores < best.cpu.otherCores) best = next;
+    if ((next.cpu.otherCores ?? 0) < (best.cpu.otherCores ?? 0)) best = next;
   }
   return { ...best, attempts: outside.length, outsideCoresPerAttempt: outside };
 }
 
-async function closedLoop(set, { pairs, inflight, warmupMs, durationMs }, pids, retry = true) {
+async function closedLoop(set: string, { pairs, inflight, warmupMs, durationMs }: ClosedLoopSpec, pids: Pids, retry = true): Promise<ClosedLoopRun> {
   const measure = async () => {
     const cpu = cpuMeter(pids);
     const parts = await pool.each('closedLoop', () => ({ set, pairs: Math.ceil(pairs / pool.size), inflight, warmupMs, durationMs }));
@@ -247,7 +282,7 @@ async function closedLoop(set, { pairs, inflight, warmupMs, durationMs }, pids, 
   return retry ? leastDisturbed(measure) : measure();
 }
 
-async function openLoop(set, { rate, pairs, warmupMs, durationMs }, pids) {
+async function openLoop(set: string, { rate, pairs, warmupMs, durationMs }: RateSpec, pids: Pids): Promise<OpenLoopRun> {
   return leastDisturbed(async () => {
     const cpu = cpuMeter(pids);
     const parts = await pool.each('openLoop', () => ({ set, pairs: Math.ceil(pairs / pool.size), rate: rate / pool.size, warmupMs, durationMs, maxOutstanding: Math.max(2000, Math.ceil(rate / pool.size)) }));
@@ -256,12 +291,12 @@ async function openLoop(set, { rate, pairs, warmupMs, durationMs }, pids) {
 }
 
 /** CPU of the server process(es) per message, in µs (from its share of cores over the step). */
-function withCpu(run, cpu) {
+function withCpu<Run extends Omit<LoadRun, 'cpu' | 'serverCpuMicrosPerMessage'>>(run: Run, cpu: CpuSplit): Run & Pick<LoadRun, 'cpu' | 'serverCpuMicrosPerMessage'> {
   const cores = cpu.serviceCores ?? cpu.relayCores;
-  return { ...run, cpu, serverCpuMicrosPerMessage: run.msgPerSec > 0 && cores !== undefined ? Math.round((cores * 1e6) / run.msgPerSec) : null };
+  return { ...run, cpu, serverCpuMicrosPerMessage: run.msgPerSec > 0 && cores !== undefined ? Math.round(((cores ?? 0) * 1e6) / run.msgPerSec) : null };
 }
 
-function describeRun(label, run) {
+function describeRun(label: string, run: LoadRun) {
   const l = run.latency;
   const errors = Object.keys(run.errors).length || run.timeouts ? ` errors=${JSON.stringify(run.errors)} timeouts=${run.timeouts}` : '';
   log(`  ${label}: ${run.msgPerSec} msg/s${run.offered !== undefined ? ` (offered ${run.offered})` : ''}, p50 ${l.p50Ms} p95 ${l.p95Ms} p99 ${l.p99Ms} max ${l.maxMs} ms${errors}${run.cpu ? ` cpu ${JSON.stringify(run.cpu)}` : ''}`);
@@ -272,7 +307,8 @@ async function runRelay() {
   const relay = await startBareRelay();
   cleanups.push(() => relay.stop());
   await connectPairs('relay', PLAN.relayPairs, 'u', 'relay', relay.url);
-  results.relay = { variants: [] };
+  const variants: ClosedLoopRun[] = [];
+  results.relay = { variants };
   if (wants('lowrate')) {
     // The floor of the low-rate latency: the same two Socket.IO hops and generators, no work between.
     const pids = { relay: relay.pid, generators: pool.pids() };
@@ -285,13 +321,13 @@ async function runRelay() {
     if (variant.pairs > PLAN.relayPairs) continue;
     const run = await closedLoop('relay', { ...variant, warmupMs: PLAN.throughput.warmupMs, durationMs: PLAN.throughput.durationMs }, { relay: relay.pid, generators: pool.pids() });
     describeRun(`relay ${variant.pairs} pairs × ${variant.inflight} in flight`, run);
-    results.relay.variants.push(run);
+    variants.push(run);
   }
   await closeSet('relay');
   await relay.stop();
 }
 
-async function runSingleInstance(baseEnv) {
+async function runSingleInstance(baseEnv: ServiceEnv) {
   log('single instance (in-memory adapter)');
   const service = await startService({ name: 'service', env: baseEnv, inspect: flag('profile') });
   cleanups.push(() => service.stop());
@@ -310,14 +346,15 @@ async function runSingleInstance(baseEnv) {
     describeRun(`${PLAN.latencyAt.rate} msg/s over ${PLAN.latencyAt.pairs} pairs`, run);
     results.latencyAt = run;
   }
+  const throughput: ClosedLoopRun[] = [];
   if (wants('throughput') || wants('sweep')) {
-    results.throughput = { variants: [] };
+    results.throughput = { variants: throughput };
     const variants = async () => {
       for (const variant of PLAN.throughput.variants) {
         if (variant.pairs > PLAN.pairs) continue;
         const run = await closedLoop('svc', { ...variant, warmupMs: PLAN.throughput.warmupMs, durationMs: PLAN.throughput.durationMs }, pids);
         describeRun(`service ${variant.pairs} pairs × ${variant.inflight} in flight`, run);
-        results.throughput.variants.push(run);
+        throughput.push(run);
       }
     };
     if (flag('profile')) {
@@ -327,22 +364,23 @@ async function runSingleInstance(baseEnv) {
       mkdirSync(dir, { recursive: true });
       const file = path.join(dir, `${results.meta.date.replace(/[:.]/g, '-')}-throughput.cpuprofile`);
       writeFileSync(file, JSON.stringify(profile));
-      const messages = results.throughput.variants.reduce((sum, v) => sum + v.completed, 0);
+      const messages = throughput.reduce((sum, v) => sum + v.completed, 0);
       results.profile = { file: path.relative(ROOT, file), messagesInWindows: messages, ...summarizeProfile(profile, 25) };
-      log(`  profile: ${results.profile.file} (summary: node bench/lib/profile.mjs ${results.profile.file})`);
+      log(`  profile: ${results.profile.file} (summary: node bench/dist/lib/profile.js ${results.profile.file})`);
     } else {
       await variants();
     }
   }
   if (wants('sweep')) {
-    const peak = Math.max(...results.throughput.variants.map((v) => v.msgPerSec));
-    results.sweep = { basis: peak, steps: [] };
-    let lastPass;
-    let firstFail;
+    const peak = Math.max(...throughput.map((v) => v.msgPerSec));
+    const sweep: NonNullable<Results['sweep']> = { basis: peak, steps: [] };
+    results.sweep = sweep;
+    let lastPass: SweepStep | undefined;
+    let firstFail: SweepStep | undefined;
     for (const fraction of PLAN.sweep.fractions) {
       const rate = Math.max(100, Math.round((peak * fraction) / 100) * 100);
       const step = await sweepStep(rate, pids);
-      results.sweep.steps.push(step);
+      sweep.steps.push(step);
       if (step.pass) lastPass = step;
       else {
         firstFail = step;
@@ -350,46 +388,51 @@ async function runSingleInstance(baseEnv) {
       }
     }
     // Below the first step when even that fails: halve until a step passes.
-    for (let rate = Math.round(firstFail?.rate / 2); !lastPass && rate >= 100 && results.sweep.steps.length < PLAN.sweep.fractions.length + 3; rate = Math.round(rate / 2)) {
+    // (No failure yet, no halving: the NaN start ends the loop at once.)
+    for (let rate = Math.round((firstFail?.rate ?? Number.NaN) / 2); !lastPass && rate >= 100 && sweep.steps.length < PLAN.sweep.fractions.length + 3; rate = Math.round(rate / 2)) {
       const step = await sweepStep(rate, pids);
-      results.sweep.steps.push(step);
+      sweep.steps.push(step);
       if (step.pass) lastPass = step;
       else firstFail = step;
     }
     // One step between the last pass and the first failure narrows the answer.
     if (lastPass && firstFail && firstFail.rate - lastPass.rate > 400) {
       const step = await sweepStep(Math.round((lastPass.rate + firstFail.rate) / 200) * 100, pids);
-      results.sweep.steps.push(step);
+      sweep.steps.push(step);
       if (step.pass) lastPass = step;
     }
-    results.sweep.maxRateP99Within50 = lastPass?.msgPerSec ?? 0;
-    results.sweep.maxOfferedP99Within50 = lastPass?.rate ?? 0;
-    results.sweep.p99AtMax = lastPass?.latency.p99Ms ?? null;
+    sweep.maxRateP99Within50 = lastPass?.msgPerSec ?? 0;
+    sweep.maxOfferedP99Within50 = lastPass?.rate ?? 0;
+    sweep.p99AtMax = lastPass?.latency.p99Ms ?? null;
   }
   await closeSet('svc');
   results.singleInstanceRssKiB = service.rssKiB();
   await service.stop();
 }
 
-async function sweepStep(rate, pids) {
-  const run = await openLoop('svc', { rate, pairs: PLAN.pairs, warmupMs: PLAN.sweep.warmupMs, durationMs: PLAN.sweep.durationMs }, pids);
-  const failures = Object.values(run.errors).reduce((a, b) => a + b, 0) + run.timeouts;
-  run.pass = run.latency.p99Ms !== null && run.latency.p99Ms <= P99_BUDGET_MS && run.msgPerSec >= 0.97 * rate && run.skipped === 0 && failures === 0;
+async function sweepStep(rate: number, pids: Pids): Promise<SweepStep> {
+  const measured = await openLoop('svc', { rate, pairs: PLAN.pairs, warmupMs: PLAN.sweep.warmupMs, durationMs: PLAN.sweep.durationMs }, pids);
+  const failures = Object.values(measured.errors).reduce((a, b) => a + b, 0) + measured.timeouts;
+  const run: SweepStep = {
+    ...measured,
+    pass: measured.latency.p99Ms !== null && measured.latency.p99Ms <= P99_BUDGET_MS && measured.msgPerSec >= 0.97 * rate && measured.skipped === 0 && failures === 0,
+  };
   describeRun(`sweep ${rate} msg/s ${run.pass ? 'PASS' : 'FAIL'}`, run);
   if (run.leftPending > 0) await sleep(1000);
   return run;
 }
 
-async function runHistory(baseEnv) {
+async function runHistory(baseEnv: ServiceEnv) {
   log('history and list (gRPC vs raw SQL)');
   const seeded = await ensureHistoryDatabase(ADMIN_URL, HISTORY_DB, log);
   log(`  history database: ${seeded.rows.toLocaleString('en')} messages${seeded.seeded ? `, seeded in ${(seeded.seedMs / 1000).toFixed(1)} s` : ' (reused)'}`);
   const service = await startService({ name: 'history-service', env: { ...baseEnv, DATABASE_URL: seeded.url } });
   cleanups.push(() => service.stop());
-  const { encodeCursor } = await import(path.join(ROOT, 'dist/contract/cursor.js'));
-  // The raw-SQL baselines run exactly the repositories' statements, with the same bound values.
-  const { HISTORY_BEFORE, HISTORY_LATEST } = await import(path.join(ROOT, 'dist/messages/messages.repository.js'));
-  const { LIST_FOR_USER, listParameters } = await import(path.join(ROOT, 'dist/conversations/conversations.repository.js'));
+  const { encodeCursor } = await fromBuild<typeof Cursor>('contract/cursor.js');
+  // The raw-SQL baselines run exactly the repositories' statements (their named exports, from the
+  // build under test), with the same bound values: no SQL is spelled out here.
+  const { HISTORY_BEFORE, HISTORY_LATEST } = await fromBuild<typeof MessagesRepository>('messages/messages.repository.js');
+  const { LIST_FOR_USER, listParameters } = await fromBuild<typeof ConversationsRepository>('conversations/conversations.repository.js');
   const { pageSize, concurrency, warmupMs, durationMs } = PLAN.history;
   const perGenerator = Math.ceil(concurrency / Math.min(pool.size, 2));
   const generators = Math.ceil(concurrency / perGenerator);
@@ -397,8 +440,8 @@ async function runHistory(baseEnv) {
 
   // Pages at every depth: 10% first pages, the rest start below a uniformly random seq.
   const random = mulberry32(42);
-  const depthsIn = (messages) => Array.from({ length: 20_000 }, () => (random() < 0.1 ? undefined : 2 + Math.floor(random() * (messages - 1))));
-  const historyLoad = (conversationId, depths) => ({
+  const depthsIn = (messages: number) => Array.from({ length: 20_000 }, () => (random() < 0.1 ? undefined : 2 + Math.floor(random() * (messages - 1))));
+  const historyLoad = (conversationId: string, depths: (number | undefined)[]): { grpc: object[]; sql: SqlRequest[] } => ({
     grpc: depths.map((seq) => ({ conversationId, pageSize, ...(seq ? { paginationCursor: encodeCursor('h1', [seq]) } : {}) })),
     sql: depths.map((seq) => (seq ? { text: HISTORY_BEFORE.text, values: [conversationId, seq, pageSize] } : { text: HISTORY_LATEST.text, values: [conversationId, pageSize] })),
   });
@@ -407,21 +450,29 @@ async function runHistory(baseEnv) {
   const order = await listOrder(seeded.url);
   const positions = Array.from({ length: 20_000 }, () => (random() < 0.1 ? -1 : Math.floor(random() * (order.length - 1))));
   const listRequests = positions.map((i) => ({ pageSize, ...(i >= 0 ? { cursor: encodeCursor('c1', [order[i].updatedAt, order[i].id]) } : {}) }));
-  const listSql = positions.map((i) => ({
+  const listSql = positions.map((i): SqlRequest => ({
     text: LIST_FOR_USER.text,
     values: listParameters(LIST_OWNER, i >= 0 ? { updatedAt: new Date(order[i].updatedAt), conversationId: order[i].id } : undefined, pageSize + 1),
   }));
 
-  const spread = (requests, g) => requests.filter((_, i) => i % generators === g);
-  const load = (label, cmd, argsFor) => leastDisturbed(() => loadOnce(label, cmd, argsFor));
-  const loadOnce = async (label, cmd, argsFor) => {
-    const cpu = cpuMeter(cmd === 'grpcLoad' ? { service: service.pid, generators: pool.pids() } : { generators: pool.pids() });
-    const parts = await pool.each(cmd, (g) => (g < generators ? { ...argsFor(g), concurrency: perGenerator, warmupMs, durationMs } : undefined));
+  const spread = <T>(requests: T[], g: number) => requests.filter((_, i) => i % generators === g);
+  const phase = { concurrency: perGenerator, warmupMs, durationMs };
+  type GrpcArgs = Omit<CommandArgs<'grpcLoad'>, keyof typeof phase>;
+  type SqlArgs = Omit<CommandArgs<'sqlLoad'>, keyof typeof phase>;
+  // One step: gRPC calls to the service, or the same reads as SQL through pg.
+  type Load = { cmd: 'grpcLoad'; argsFor: (g: number) => GrpcArgs } | { cmd: 'sqlLoad'; argsFor: (g: number) => SqlArgs };
+  const load = (label: string, step: Load) => leastDisturbed(() => loadOnce(label, step));
+  const loadOnce = async (label: string, step: Load): Promise<QueryRun> => {
+    const cpu = cpuMeter(step.cmd === 'grpcLoad' ? { service: service.pid, generators: pool.pids() } : { generators: pool.pids() });
+    const parts: QueryPart[] =
+      step.cmd === 'grpcLoad'
+        ? await pool.each('grpcLoad', (g) => (g < generators ? { ...step.argsFor(g), ...phase } : undefined))
+        : await pool.each('sqlLoad', (g) => (g < generators ? { ...step.argsFor(g), ...phase } : undefined));
     const windowMs = Math.max(...parts.map((p) => p.windowMs));
     const completed = parts.reduce((s, p) => s + p.completed, 0);
-    const errors = {};
+    const errors: Counts = {};
     for (const part of parts) for (const [code, n] of Object.entries(part.errors)) errors[code] = (errors[code] ?? 0) + n;
-    const run = {
+    const run: QueryRun = {
       concurrency: perGenerator * generators,
       queriesPerSec: Math.round(completed / (windowMs / 1000)),
       completed,
@@ -430,28 +481,32 @@ async function runHistory(baseEnv) {
       errors,
       cpu: cpu(),
     };
-    if (cmd === 'grpcLoad') run.serverCpuMicrosPerQuery = Math.round((run.cpu.serviceCores * 1e6) / Math.max(1, run.queriesPerSec));
-    if (cmd === 'sqlLoad') await pool.each('closePools', (g) => (g < generators ? {} : undefined));
+    if (step.cmd === 'grpcLoad') run.serverCpuMicrosPerQuery = Math.round(((run.cpu.serviceCores ?? 0) * 1e6) / Math.max(1, run.queriesPerSec));
+    if (step.cmd === 'sqlLoad') await pool.each('closePools', (g) => (g < generators ? {} : undefined));
     log(`  ${label}: ${run.queriesPerSec} q/s, p50 ${run.latency.p50Ms} p95 ${run.latency.p95Ms} p99 ${run.latency.p99Ms} max ${run.latency.maxMs} ms, ${run.rowsPerPage} rows/page${Object.keys(errors).length ? ` errors ${JSON.stringify(errors)}` : ''}`);
     return run;
   };
-  const grpc = (method, token, requests) => (g) => ({ address: service.grpcAddress, protoFile, service: 'messaging.v1.MessagingService', method, token, requests: spread(requests, g) });
-  const sql = (requests) => (g) => ({ databaseUrl: seeded.url, requests: spread(requests, g) });
+  const grpc = (method: string, token: string, requests: object[]): Load => ({
+    cmd: 'grpcLoad',
+    argsFor: (g) => ({ address: service.grpcAddress, protoFile, service: 'messaging.v1.MessagingService', method, token, requests: spread(requests, g) }),
+  });
+  const sql = (requests: SqlRequest[]): Load => ({ cmd: 'sqlLoad', argsFor: (g) => ({ databaseUrl: seeded.url, requests: spread(requests, g) }) });
 
   const historyToken = signToken(JWT_SECRET, HISTORY_USERS[0]);
-  results.history = {
+  const historyResults: NonNullable<Results['history']> = {
     rows: seeded.rows,
     conversationMessages: SEED.historyMessages,
     pageSize,
-    grpc: await load('GetMessageHistory (gRPC)', 'grpcLoad', grpc('getMessageHistory', historyToken, history.grpc)),
-    rawSql: await load('history keyset SQL (pg)', 'sqlLoad', sql(history.sql)),
+    grpc: await load('GetMessageHistory (gRPC)', grpc('getMessageHistory', historyToken, history.grpc)),
+    rawSql: await load('history keyset SQL (pg)', sql(history.sql)),
     sql: [HISTORY_LATEST.text, HISTORY_BEFORE.text],
   };
+  results.history = historyResults;
   results.list = {
     conversations: order.length,
     pageSize,
-    grpc: await load('ListConversations (gRPC)', 'grpcLoad', grpc('listConversations', signToken(JWT_SECRET, LIST_OWNER), listRequests)),
-    rawSql: await load('listForUser SQL (pg)', 'sqlLoad', sql(listSql)),
+    grpc: await load('ListConversations (gRPC)', grpc('listConversations', signToken(JWT_SECRET, LIST_OWNER), listRequests)),
+    rawSql: await load('listForUser SQL (pg)', sql(listSql)),
     sql: LIST_FOR_USER.text,
   };
 
@@ -461,10 +516,10 @@ async function runHistory(baseEnv) {
   log(`  fresh conversation: ${FRESH_MESSAGES.toLocaleString('en')} messages grown in ${fresh.growMs} ms, not analyzed`);
   try {
     const freshLoad = historyLoad(fresh.conversationId, depthsIn(FRESH_MESSAGES));
-    results.history.freshTable = {
+    historyResults.freshTable = {
       conversationMessages: FRESH_MESSAGES,
-      grpc: await load('GetMessageHistory (gRPC), just-grown conversation', 'grpcLoad', grpc('getMessageHistory', historyToken, freshLoad.grpc)),
-      rawSql: await load('history keyset SQL (pg), just-grown conversation', 'sqlLoad', sql(freshLoad.sql)),
+      grpc: await load('GetMessageHistory (gRPC), just-grown conversation', grpc('getMessageHistory', historyToken, freshLoad.grpc)),
+      rawSql: await load('history keyset SQL (pg), just-grown conversation', sql(freshLoad.sql)),
     };
   } finally {
     await fresh.remove();
@@ -472,14 +527,14 @@ async function runHistory(baseEnv) {
   await service.stop();
 }
 
-async function runSockets(baseEnv) {
+async function runSockets(baseEnv: ServiceEnv) {
   const count = Number(option('sockets') ?? PLAN.sockets.count);
   const fdLimit = Number(execSync('ulimit -n', { shell: '/bin/bash' }).toString().trim()) || 1024;
   const perInstanceMax = Number(process.env.BENCH_SOCKETS_PER_INSTANCE ?? Math.max(1000, fdLimit - FD_LIMIT_HEADROOM));
   const instances = Math.ceil(count / perInstanceMax);
   const generators = Math.max(PLAN.sockets.generators, Math.ceil(count / (perInstanceMax - 500)));
   log(`connection capacity: ${count} idle sockets on ${instances} instance(s) (open-file limit ${fdLimit} per process), ${generators} client processes`);
-  const servers = [];
+  const servers: ServiceProcess[] = [];
   for (let i = 0; i < instances; i++) {
     const env = { ...baseEnv, ...(instances > 1 ? { REDIS_URL } : {}) };
     servers.push(await startService({ name: `capacity-${i}`, env, inspect: true }));
@@ -509,7 +564,7 @@ async function runSockets(baseEnv) {
   const after = await Promise.all(servers.map(async (s) => ({ ...(await s.memoryAfterGc()), sockets: (await s.metrics()).messaging_connected_sockets })));
   const still = (await clients.each('idleStillConnected', () => ({}))).reduce((s, p) => s + p.connected, 0);
   const connected = parts.reduce((s, p) => s + p.connected, 0);
-  const errors = {};
+  const errors: Counts = {};
   for (const part of parts) for (const [message, n] of Object.entries(part.errors)) errors[message] = (errors[message] ?? 0) + n;
   const perInstance = servers.map((s, i) => {
     const sockets = after[i].sockets;
@@ -523,7 +578,7 @@ async function runSockets(baseEnv) {
     };
   });
   const totalSockets = perInstance.reduce((s, p) => s + p.sockets, 0);
-  results.sockets = {
+  const sockets: NonNullable<Results['sockets']> = {
     requested: count,
     count: totalSockets,
     connected,
@@ -540,7 +595,8 @@ async function runSockets(baseEnv) {
     perInstance,
     connectCpu,
   };
-  log(`  ${totalSockets} sockets in ${results.sockets.connectSeconds} s (${results.sockets.connectsPerSec}/s), RSS ${results.sockets.rssKiBPerSocket} KiB/socket, heap ${results.sockets.heapKiBPerSocket} KiB/socket, cpu while connecting ${JSON.stringify(connectCpu)}${connected < count ? `, ${count - connected} failed ${JSON.stringify(errors)}` : ''}`);
+  results.sockets = sockets;
+  log(`  ${totalSockets} sockets in ${sockets.connectSeconds} s (${sockets.connectsPerSec}/s), RSS ${sockets.rssKiBPerSocket} KiB/socket, heap ${sockets.heapKiBPerSocket} KiB/socket, cpu while connecting ${JSON.stringify(connectCpu)}${connected < count ? `, ${count - connected} failed ${JSON.stringify(errors)}` : ''}`);
   await clients.each('closeIdle', () => ({}));
   for (const server of servers) await server.stop();
 
@@ -560,20 +616,20 @@ async function runSockets(baseEnv) {
   await sleep(2000);
   const relayAfter = await relay.memoryAfterGc();
   const relayConnected = relayParts.reduce((s, p) => s + p.connected, 0);
-  results.sockets.bareRelay = {
+  sockets.bareRelay = {
     sockets: relayConnected,
     rssBeforeKiB: relayBefore.rssKiB,
     rssAfterKiB: relayAfter.rssKiB,
     rssKiBPerSocket: round((relayAfter.rssKiB - relayBefore.rssKiB) / relayConnected, 2),
     heapKiBPerSocket: round((relayAfter.heapUsedKiB - relayBefore.heapUsedKiB) / relayConnected, 2),
   };
-  log(`  bare relay: ${relayConnected} sockets, RSS ${results.sockets.bareRelay.rssKiBPerSocket} KiB/socket, heap ${results.sockets.bareRelay.heapKiBPerSocket} KiB/socket`);
+  log(`  bare relay: ${relayConnected} sockets, RSS ${sockets.bareRelay.rssKiBPerSocket} KiB/socket, heap ${sockets.bareRelay.heapKiBPerSocket} KiB/socket`);
   await clients.each('closeIdle', () => ({}));
   await relay.stop();
   await clients.stop();
 }
 
-async function runRedis(baseEnv) {
+async function runRedis(baseEnv: ServiceEnv) {
   log('Redis adapter: one instance, then two instances with each pair split across them');
   const env = { ...baseEnv, REDIS_URL };
   const one = await startService({ name: 'redis-1', env });
@@ -602,7 +658,7 @@ async function runRedis(baseEnv) {
  * publishing to NATS in the same process), measured alternately, round after round, so that the
  * load of a shared machine falls on both alike. Reports the median of each and their ratio.
  */
-async function runEvents(baseEnv) {
+async function runEvents(baseEnv: ServiceEnv) {
   log(`platform events on vs off (${PLAN.events.rounds} interleaved rounds, NATS ${NATS_URL})`);
   // The longest Connections deadline: 200 starts at once on a shared, busy machine must not fail.
   const env = { ...baseEnv, CONNECTIONS_TIMEOUT_MS: '1500' };
@@ -618,16 +674,19 @@ async function runEvents(baseEnv) {
   // The NATS server shares the machine's cores in this bench: its CPU is measured on its own
   // (not counted as outside load) and reported per message beside the service's and PostgreSQL's.
   const natsPid = natsServerPid();
-  const rounds = [];
+  const rounds: { off: EventsRun; on: EventsRun }[] = [];
   for (let index = 0; index < PLAN.events.rounds; index++) {
-    const order = index % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
-    const entry = {};
+    const order = index % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
+    const entry: Partial<Record<'off' | 'on', EventsRun>> = {};
     for (const which of order) {
       const service = which === 'on' ? on : off;
       const pids = { service: service.pid, generators: pool.pids(), ...(natsPid ? { nats: natsPid } : {}) };
-      const run = await closedLoop(which === 'on' ? 'e1' : 'e0', spec, pids);
-      run.postgresCpuMicrosPerMessage = perMessage(run.cpu.postgresCores, run);
-      run.natsCpuMicrosPerMessage = perMessage(run.cpu.natsCores, run);
+      const measured = await closedLoop(which === 'on' ? 'e1' : 'e0', spec, pids);
+      const run: EventsRun = {
+        ...measured,
+        postgresCpuMicrosPerMessage: perMessage(measured.cpu.postgresCores, measured),
+        natsCpuMicrosPerMessage: perMessage(measured.cpu.natsCores, measured),
+      };
       if (which === 'on') {
         const metrics = await service.metrics();
         run.outboxBacklogAfter = metrics.messaging_outbox_backlog ?? null;
@@ -646,13 +705,13 @@ async function runEvents(baseEnv) {
       log(`    cpu µs/message: service ${run.serverCpuMicrosPerMessage}, postgres ${run.postgresCpuMicrosPerMessage}, nats ${run.natsCpuMicrosPerMessage}${which === 'on' ? `; outbox backlog after ${run.outboxBacklogAfter}, drained in ${run.outboxDrainMs} ms (sustained ${run.sustainedMsgPerSec} msg/s)` : ''}`);
       entry[which] = run;
     }
-    rounds.push(entry);
+    rounds.push(entry as { off: EventsRun; on: EventsRun });
   }
-  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const offMedian = median(rounds.map((r) => r.off.msgPerSec));
   const onMedian = median(rounds.map((r) => r.on.msgPerSec));
-  const onSustainedMedian = median(rounds.map((r) => r.on.sustainedMsgPerSec));
-  results.events = {
+  const onSustainedMedian = median(rounds.map((r) => r.on.sustainedMsgPerSec ?? 0));
+  const events: NonNullable<Results['events']> = {
     spec,
     rounds,
     offMsgPerSec: offMedian,
@@ -661,9 +720,9 @@ async function runEvents(baseEnv) {
     ratio: round(onMedian / offMedian, 3),
     sustainedRatio: round(onSustainedMedian / offMedian, 3),
     perRoundRatios: rounds.map((r) => round(r.on.msgPerSec / r.off.msgPerSec, 3)),
-    perRoundSustainedRatios: rounds.map((r) => round(r.on.sustainedMsgPerSec / r.off.msgPerSec, 3)),
+    perRoundSustainedRatios: rounds.map((r) => round((r.on.sustainedMsgPerSec ?? 0) / r.off.msgPerSec, 3)),
     cpuMicrosPerMessage: Object.fromEntries(
-      ['off', 'on'].map((which) => [
+      (['off', 'on'] as const).map((which) => [
         which,
         {
           service: median(rounds.map((r) => r[which].serverCpuMicrosPerMessage ?? 0)),
@@ -671,10 +730,11 @@ async function runEvents(baseEnv) {
           nats: median(rounds.map((r) => r[which].natsCpuMicrosPerMessage ?? 0)),
         },
       ]),
-    ),
+    ) as NonNullable<Results['events']>['cpuMicrosPerMessage'],
   };
-  log(`  events on/off: ${onMedian} / ${offMedian} msg/s = ${results.events.ratio} (per round: ${results.events.perRoundRatios.join(', ')}); sustained ${onSustainedMedian} msg/s = ${results.events.sustainedRatio} (per round: ${results.events.perRoundSustainedRatios.join(', ')})`);
-  log(`  cpu µs/message (medians): ${JSON.stringify(results.events.cpuMicrosPerMessage)}`);
+  results.events = events;
+  log(`  events on/off: ${onMedian} / ${offMedian} msg/s = ${events.ratio} (per round: ${events.perRoundRatios.join(', ')}); sustained ${onSustainedMedian} msg/s = ${events.sustainedRatio} (per round: ${events.perRoundSustainedRatios.join(', ')})`);
+  log(`  cpu µs/message (medians): ${JSON.stringify(events.cpuMicrosPerMessage)}`);
   await closeSet('e0');
   await closeSet('e1');
   await off.stop();
@@ -685,14 +745,14 @@ async function runEvents(baseEnv) {
 const RELAY_IDLE_POLL_MS = 100;
 
 /** Waits until the service's outbox is empty (30 s at most); returns how long it took. */
-async function drainOutbox(service) {
+async function drainOutbox(service: ServiceProcess): Promise<number> {
   const start = performance.now();
   while (((await service.metrics()).messaging_outbox_backlog ?? 0) > 0 && performance.now() - start < 30_000) await sleep(20);
   return Math.round(performance.now() - start);
 }
 
 /** The local nats-server's pid, when one runs (the bench measures its CPU). */
-function natsServerPid() {
+function natsServerPid(): number | undefined {
   try {
     const pid = Number(execFileSync('pgrep', ['-x', '-o', 'nats-server'], { encoding: 'utf8' }).trim());
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
@@ -708,25 +768,25 @@ function natsServerPid() {
  * instances. The machine is shared, so the two are measured A/B interleaved (the order flips every
  * round), each round on fresh instances and fresh users, and the medians are reported.
  */
-async function runRedisCluster(baseEnv, graph) {
+async function runRedisCluster(baseEnv: ServiceEnv, graph: ConnectionsGraph) {
   const spec = PLAN.cluster;
   log(`Redis Cluster (sharded pub/sub) vs one Redis (pub/sub), ${spec.instances.join(' and ')} instances, ${spec.rounds} interleaved rounds`);
-  const { startRedisCluster } = await import('../test/support/redis-cluster.mjs');
-  const { startPrivateRedisServer } = await import('./lib/redis-server.mjs');
+  const { startRedisCluster, redisServerVersion } = await fromRepository<typeof RedisCluster>('test/support/redis-cluster.mjs');
+  const { startPrivateRedisServer } = await import('./lib/redis-server.js');
   const single = await startPrivateRedisServer();
   cleanups.push(() => single.stop());
   const cluster = await startRedisCluster();
   cleanups.push(() => cluster.stop());
-  const targets = {
+  const targets: Record<'single' | 'sharded', { env: ServiceEnv; pids: number[] }> = {
     single: { env: { REDIS_URL: single.url }, pids: [single.pid] },
     sharded: { env: { REDIS_CLUSTER_URLS: cluster.seeds }, pids: cluster.pids() },
   };
-  const runs = [];
+  const runs: ClusterRun[] = [];
   let set = 0;
   for (const instances of spec.instances) {
     for (let round = 0; round < spec.rounds; round++) {
-      for (const adapter of round % 2 === 0 ? ['single', 'sharded'] : ['sharded', 'single']) {
-        const services = [];
+      for (const adapter of round % 2 === 0 ? (['single', 'sharded'] as const) : (['sharded', 'single'] as const)) {
+        const services: ServiceProcess[] = [];
         // A longer Connections deadline: fresh instances on a shared machine, each pair's first check is a call.
         const env = { ...baseEnv, ...targets[adapter].env, CONNECTIONS_TIMEOUT_MS: '1500' };
         for (let i = 0; i < instances; i++) services.push(await startService({ name: `${adapter}-${instances}-${i}`, env }));
@@ -734,7 +794,7 @@ async function runRedisCluster(baseEnv, graph) {
         cleanups.push(stopServices);
         // Fresh users each time (nothing left to catch up on); a set whose connection failed (the
         // Connections deadline passed on a busy machine) is tried again with new users.
-        let name;
+        let name: string;
         for (let attempt = 1; ; attempt++) {
           name = `cluster${set++}`;
           const prefix = `${name}-`;
@@ -754,7 +814,7 @@ async function runRedisCluster(baseEnv, graph) {
           } catch (error) {
             await closeSet(name);
             if (attempt === 3) throw error;
-            log(`  connecting the pairs failed (${error.message.slice(0, 120)}); again in 6 s, with new users`);
+            log(`  connecting the pairs failed (${(error instanceof Error ? error.message : String(error)).slice(0, 120)}); again in 6 s, with new users`);
             await sleep(6000);
           }
         }
@@ -772,7 +832,7 @@ async function runRedisCluster(baseEnv, graph) {
   for (const row of table) {
     log(`    ${row.instances} × ${row.adapter}: ${row.msgPerSec} msg/s, ${row.p50Ms}/${row.p95Ms}/${row.p99Ms} ms, ${row.serviceCpuMicrosPerMessage} + ${row.redisCpuMicrosPerMessage} µs/msg, other ${row.otherCores}; rounds ${JSON.stringify(row.msgPerSecPerRound)}`);
   }
-  results.cluster = { plan: spec, redisVersion: (await import('../test/support/redis-cluster.mjs').then((m) => m.redisServerVersion())).join('.'), summary: table, runs };
+  results.cluster = { plan: spec, redisVersion: (await redisServerVersion()).join('.'), summary: table, runs };
   await cluster.stop();
   await single.stop();
 }
@@ -782,11 +842,11 @@ async function runRedisCluster(baseEnv, graph) {
  * cores busy outside the bench), as the other scenarios keep their least disturbed attempt, with
  * every round's rate beside it.
  */
-function clusterSummary(instanceCounts, runs) {
+function clusterSummary(instanceCounts: number[], runs: ClusterRun[]): ClusterSummaryRow[] {
   return instanceCounts.flatMap((instances) =>
-    ['single', 'sharded'].map((adapter) => {
+    (['single', 'sharded'] as const).map((adapter) => {
       const chosen = runs.filter((run) => run.instances === instances && run.adapter === adapter);
-      const kept = chosen.reduce((a, b) => (b.cpu.otherCores < a.cpu.otherCores ? b : a));
+      const kept = chosen.reduce((a, b) => ((b.cpu.otherCores ?? 0) < (a.cpu.otherCores ?? 0) ? b : a));
       return {
         instances,
         adapter,
@@ -796,7 +856,7 @@ function clusterSummary(instanceCounts, runs) {
         p95Ms: kept.latency.p95Ms,
         p99Ms: kept.latency.p99Ms,
         serviceCpuMicrosPerMessage: kept.serverCpuMicrosPerMessage,
-        redisCpuMicrosPerMessage: kept.msgPerSec > 0 ? Math.round((kept.cpu.redisCores * 1e6) / kept.msgPerSec) : null,
+        redisCpuMicrosPerMessage: kept.msgPerSec > 0 ? Math.round(((kept.cpu.redisCores ?? 0) * 1e6) / kept.msgPerSec) : null,
         otherCores: kept.cpu.otherCores,
         msgPerSecPerRound: chosen.map((run) => run.msgPerSec),
         otherCoresPerRound: chosen.map((run) => run.cpu.otherCores),
@@ -808,124 +868,17 @@ function clusterSummary(instanceCounts, runs) {
 // ---------------------------------------------------------------------------------------------
 // Results
 
-function best(variants) {
-  return variants?.length ? variants.reduce((a, b) => (b.msgPerSec > a.msgPerSec ? b : a)) : undefined;
-}
-
-/** A variant of the 100-pair closed loop with `inflight` sends in flight per pair. */
-const variant = (runs, inflight) => runs?.variants.find((v) => v.pairs === 100 && v.inflight === inflight);
-const ratioOf = (a, b) => (a && b && b.msgPerSec > 0 ? round(a.msgPerSec / b.msgPerSec, 3) : null);
-const perMessage = (cores, run) => (run && cores !== undefined && run.msgPerSec > 0 ? Math.round((cores * 1e6) / run.msgPerSec) : null);
-
-function summary() {
-  const service = best(results.throughput?.variants);
-  const relay = service && results.relay?.variants.find((v) => v.pairs === service.pairs && v.inflight === service.inflight);
-  const relayBest = best(results.relay?.variants);
-  return {
-    // Peak against peak: the best closed-loop variant of each (a single disturbed relay step
-    // would otherwise flatter the ratio); the same-variant ratio is kept beside it.
-    throughput: service && {
-      durableMsgPerSec: service.msgPerSec,
-      bareRelayMsgPerSec: relayBest?.msgPerSec ?? null,
-      ratio: relayBest ? round(service.msgPerSec / relayBest.msgPerSec, 3) : null,
-      p99Ms: service.latency.p99Ms,
-      p50Ms: service.latency.p50Ms,
-      pairs: service.pairs,
-      inflight: service.inflight,
-      serverCpuMicrosPerMessage: service.serverCpuMicrosPerMessage,
-      bareRelayPairs: relayBest?.pairs ?? null,
-      bareRelayInflight: relayBest?.inflight ?? null,
-      bareRelayCpuMicrosPerMessage: relayBest?.serverCpuMicrosPerMessage ?? null,
-      bareRelaySameLoadMsgPerSec: relay?.msgPerSec ?? null,
-      ratioSameLoad: relay ? round(service.msgPerSec / relay.msgPerSec, 3) : null,
-      maxRateP99Within50Ms: results.sweep?.maxRateP99Within50 ?? null,
-      // Same-variant ratios at 1 and 4 in flight per pair (100 pairs), and what 4 in flight gains over 1.
-      ratioW1: ratioOf(variant(results.throughput, 1), variant(results.relay, 1)),
-      ratioW4: ratioOf(variant(results.throughput, 4), variant(results.relay, 4)),
-      inflight4Over1: ratioOf(variant(results.throughput, 4), variant(results.throughput, 1)),
-      // CPU per message at the service's best variant: the service process, PostgreSQL's backends,
-      // and the bare relay at its best variant.
-      cpuPerMessageUs: {
-        service: perMessage(service.cpu.serviceCores, service),
-        postgres: perMessage(service.cpu.postgresCores, service),
-        relay: perMessage(relayBest?.cpu.relayCores, relayBest),
-      },
-    },
-    latencyAt2000: results.latencyAt && {
-      p50Ms: results.latencyAt.latency.p50Ms,
-      p99Ms: results.latencyAt.latency.p99Ms,
-      rate: results.latencyAt.rate,
-      achievedMsgPerSec: results.latencyAt.msgPerSec,
-      pairs: results.latencyAt.pairs,
-    },
-    lowRate: results.lowRate && {
-      p50Ms: results.lowRate.latency.p50Ms,
-      p99Ms: results.lowRate.latency.p99Ms,
-      ackP50Ms: results.lowRate.ack.p50Ms,
-      rate: results.lowRate.rate,
-      pairs: results.lowRate.pairs,
-      bareRelayP50Ms: results.relay?.lowRate?.latency.p50Ms ?? null,
-      bareRelayP99Ms: results.relay?.lowRate?.latency.p99Ms ?? null,
-    },
-    history: results.history && {
-      rows: results.history.rows,
-      conversationMessages: results.history.conversationMessages,
-      p50Ms: results.history.grpc.latency.p50Ms,
-      p95Ms: results.history.grpc.latency.p95Ms,
-      p99Ms: results.history.grpc.latency.p99Ms,
-      queriesPerSec: results.history.grpc.queriesPerSec,
-      rawSqlP50Ms: results.history.rawSql.latency.p50Ms,
-      rawSqlP95Ms: results.history.rawSql.latency.p95Ms,
-      rawSqlP99Ms: results.history.rawSql.latency.p99Ms,
-      rawSqlQueriesPerSec: results.history.rawSql.queriesPerSec,
-      serviceCpuMicrosPerPage: results.history.grpc.serverCpuMicrosPerQuery,
-      freshTable: results.history.freshTable && {
-        conversationMessages: results.history.freshTable.conversationMessages,
-        p95Ms: results.history.freshTable.grpc.latency.p95Ms,
-        rawSqlP95Ms: results.history.freshTable.rawSql.latency.p95Ms,
-        postgresCores: results.history.freshTable.grpc.cpu.postgresCores,
-      },
-    },
-    list: results.list && {
-      conversations: results.list.conversations,
-      p50Ms: results.list.grpc.latency.p50Ms,
-      p95Ms: results.list.grpc.latency.p95Ms,
-      p99Ms: results.list.grpc.latency.p99Ms,
-      queriesPerSec: results.list.grpc.queriesPerSec,
-      rawSqlP50Ms: results.list.rawSql.latency.p50Ms,
-      rawSqlP95Ms: results.list.rawSql.latency.p95Ms,
-      rawSqlP99Ms: results.list.rawSql.latency.p99Ms,
-      rawSqlQueriesPerSec: results.list.rawSql.queriesPerSec,
-      serviceCpuMicrosPerPage: results.list.grpc.serverCpuMicrosPerQuery,
-    },
-    sockets: results.sockets && {
-      count: results.sockets.count,
-      rssKiBPerSocket: results.sockets.rssKiBPerSocket,
-      heapKiBPerSocket: results.sockets.heapKiBPerSocket,
-      connectsPerSec: results.sockets.connectsPerSec,
-      instances: results.sockets.instances,
-      bareRelayRssKiBPerSocket: results.sockets.bareRelay?.rssKiBPerSocket ?? null,
-      bareRelayHeapKiBPerSocket: results.sockets.bareRelay?.heapKiBPerSocket ?? null,
-    },
-    redisCluster: results.cluster?.summary,
-    twoInstances: results.redis && {
-      msgPerSec: results.redis.twoInstances.msgPerSec,
-      p99Ms: results.redis.twoInstances.latency.p99Ms,
-      oneInstanceRedisMsgPerSec: results.redis.oneInstance.msgPerSec,
-      oneInstanceRedisP99Ms: results.redis.oneInstance.latency.p99Ms,
-    },
-  };
-}
-
 /** How much CPU work outside the bench ran during the measured steps (it competes for the same cores). */
-function interference() {
-  const seen = [];
+function interference(): Meta['interference'] {
+  const seen: number[] = [];
   let repeated = 0;
-  const walk = (node) => {
-    if (!node || typeof node !== 'object' || ArrayBuffer.isView(node)) return;
-    if (node.cpu?.otherCores !== undefined) seen.push(node.cpu.otherCores);
-    if (node.attempts > 1) repeated++;
-    for (const value of Object.values(node)) if (value !== node.cpu) walk(value);
+  const walk = (value: unknown) => {
+    if (!value || typeof value !== 'object' || ArrayBuffer.isView(value)) return;
+    const node = value as { cpu?: { otherCores?: number }; attempts?: number };
+    // (A step whose outside load could not be computed counts as quiet.)
+    if (node.cpu?.otherCores !== undefined) seen.push(node.cpu.otherCores ?? 0);
+    if ((node.attempts ?? 0) > 1) repeated++;
+    for (const child of Object.values(node)) if (child !== node.cpu) walk(child);
   };
   walk({ ...results, meta: undefined });
   if (!seen.length) return null;
@@ -949,22 +902,22 @@ function writeResults() {
   }
 }
 
-async function describeEnvironment() {
-  const version = (pkg) => {
+async function describeEnvironment(): Promise<Meta> {
+  const version = (pkg: string): string | null => {
     try {
-      return JSON.parse(readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+      return (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
     } catch {
       return null;
     }
   };
-  const git = (args) => {
+  const git = (args: string[]) => {
     try {
       return execFileSync('git', args, { cwd: ROOT }).toString().trim();
     } catch {
       return null;
     }
   };
-  let redisVersion = null;
+  let redisVersion: string | null = null;
   try {
     const { Redis } = await import('ioredis');
     const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -1005,7 +958,7 @@ async function describeEnvironment() {
 }
 
 /** A small seeded PRNG, so that every run asks for the same pages. */
-function mulberry32(seed) {
+function mulberry32(seed: number): () => number {
   let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) | 0;
@@ -1031,7 +984,7 @@ main()
     process.exit(0);
   })
   .catch(async (error) => {
-    process.stderr.write(`bench failed: ${error?.stack ?? error}\n`);
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     await cleanUp();
     process.exit(1);
   });
