@@ -6,7 +6,7 @@ import { Prisma } from '../generated/prisma/client.js';
 import { statement } from '../infrastructure/prisma/hot-sql.js';
 import { PrismaService } from '../infrastructure/prisma/prisma.service.js';
 import { ReadSql } from '../infrastructure/prisma/read-sql.js';
-import { decodeMessage, iso, messageColumns } from '../messages/messages.repository.js';
+import { decodeMessage, iso, messageColumns } from '../messages/message-row.js';
 
 /** A conversation's columns as Prisma returns them; the repository's callers get a `Conversation`. */
 interface ConversationRow {

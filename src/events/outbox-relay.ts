@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DependencyStateLogger } from '../infrastructure/observability/dependency-state.js';
 import { traced } from '../infrastructure/observability/tracing.js';
 import type { EventBus } from './event-bus.js';
-import type { OutboxEvent, RelaySession } from './outbox.repository.js';
+import type { OutboxEvent, RelaySession } from './relay-session.js';
 
 /** Where the relay's sessions come from (a connection of its own each: see RelaySession). */
 export interface RelaySessions {

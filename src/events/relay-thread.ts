@@ -5,7 +5,7 @@ import { createLogger } from '../infrastructure/observability/logger.js';
 import type { Metrics } from '../infrastructure/observability/metrics.js';
 import { EventBus } from './event-bus.js';
 import { OutboxRelay, type RelayReporter } from './outbox-relay.js';
-import { RelaySession } from './outbox.repository.js';
+import { RelaySession } from './relay-session.js';
 
 /** What the relay's thread needs: it shares nothing else with the main thread. */
 interface RelayThreadData {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OUTBOX_OLDEST } from '../../src/events/outbox.repository.js';
+import { OUTBOX_OLDEST } from '../../src/events/relay-session.js';
 import { defaultMigrationsDir, migrate } from '../../src/infrastructure/prisma/migrator.js';
 import { openDatabase, recordQueries, type TestDatabase } from '../support/database.js';
 import { createScratchDatabase } from '../support/services.js';

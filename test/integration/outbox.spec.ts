@@ -1,7 +1,7 @@
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PUBLISHED_EVENTS, type PublishedSubject } from '../../src/contract/events.js';
-import { RelaySession } from '../../src/events/outbox.repository.js';
+import { RelaySession } from '../../src/events/relay-session.js';
 import type { NewMessage } from '../../src/messages/send-pipeline.js';
 import { clientMessageId, messageText, userId } from '../support/factories.js';
 import { createConversation, openDatabase, sendMessage, type TestConversation, type TestDatabase } from '../support/database.js';
