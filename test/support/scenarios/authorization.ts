@@ -92,15 +92,14 @@ export async function authorizationProperty(options: { pairs: number; users: num
 
     const snapshot = async () => {
       const ids = conversations.map((conversation) => conversation.conversationId);
-      const [conversationRows, messageRows, count] = await Promise.all([
-        db.query('SELECT id::text, user_a, user_b, last_seq, updated_at FROM conversation WHERE user_a = ANY($1) OR user_b = ANY($1) ORDER BY id', [users]),
-        db.query(
-          `SELECT id::text, conversation_id::text, seq, sender_id, recipient_id, text, client_message_id, created_at, delivered_at, read_at
-           FROM message WHERE conversation_id = ANY($1::uuid[]) OR sender_id = ANY($2) OR recipient_id = ANY($2) ORDER BY conversation_id, seq`,
-          [ids, users],
-        ),
-        db.query<{ n: number }>('SELECT count(*)::int AS n FROM conversation WHERE user_a = ANY($1) OR user_b = ANY($1)', [users]),
-      ]);
+      // One client runs one query at a time (pg deprecates queueing them on it).
+      const conversationRows = await db.query('SELECT id::text, user_a, user_b, last_seq, updated_at FROM conversation WHERE user_a = ANY($1) OR user_b = ANY($1) ORDER BY id', [users]);
+      const messageRows = await db.query(
+        `SELECT id::text, conversation_id::text, seq, sender_id, recipient_id, text, client_message_id, created_at, delivered_at, read_at
+         FROM message WHERE conversation_id = ANY($1::uuid[]) OR sender_id = ANY($2) OR recipient_id = ANY($2) ORDER BY conversation_id, seq`,
+        [ids, users],
+      );
+      const count = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM conversation WHERE user_a = ANY($1) OR user_b = ANY($1)', [users]);
       return { conversations: conversationRows.rows, messages: messageRows.rows, count: count.rows[0]!.n };
     };
     const before = await snapshot();
