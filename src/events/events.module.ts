@@ -9,7 +9,7 @@ import { Metrics } from '../infrastructure/observability/metrics.js';
 import { LOGGER } from '../infrastructure/observability/observability.module.js';
 import { ConnectionRemovals } from './connection-removals.js';
 import { EventBus } from './event-bus.js';
-import { OutboxRelay } from './outbox-relay.js';
+import { OutboxRelay, type RelayReporter } from './outbox-relay.js';
 import { OutboxRepository } from './outbox.repository.js';
 import { RelayThread } from './relay-thread.js';
 
@@ -42,12 +42,13 @@ export class PlatformEvents implements OnApplicationBootstrap, OnApplicationShut
     const state = this.states.of(EVENT_BUS_DEPENDENCY);
     const logger = this.logger.child({ component: 'events' });
     this.bus = new EventBus({ url, consumer: this.config.eventBusConsumer, state });
+    const reporter: RelayReporter = {
+      leading: (leading) => this.metrics.outboxRelayLeader.set(leading ? 1 : 0),
+      published: (subject, count) => this.metrics.eventsPublished.inc({ subject }, count),
+    };
     this.relay = RelayThread.available
-      ? new RelayThread({ databaseUrl: this.outbox.databaseUrl, eventBusUrl: url, logLevel: this.config.logLevel }, this.metrics, logger)
-      : new OutboxRelay(this.outbox, this.bus, this.states.of('outbox relay'), logger, {
-          leading: (leading) => this.metrics.outboxRelayLeader.set(leading ? 1 : 0),
-          published: (subject, count) => this.metrics.eventsPublished.inc({ subject }, count),
-        });
+      ? new RelayThread({ databaseUrl: this.outbox.databaseUrl, eventBusUrl: url, logLevel: this.config.logLevel }, reporter, logger)
+      : new OutboxRelay(this.outbox, this.bus, this.states.of('outbox relay'), logger, reporter);
     this.removals = new ConnectionRemovals(this.bus, this.checker, this.states.of('connection removals'), logger);
     this.metrics.outboxSource = () => this.outbox.backlog();
     this.relay.start();

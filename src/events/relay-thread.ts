@@ -2,7 +2,6 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import type { Logger } from 'pino';
 import { DependencyStateLogger } from '../infrastructure/observability/dependency-state.js';
 import { createLogger } from '../infrastructure/observability/logger.js';
-import type { Metrics } from '../infrastructure/observability/metrics.js';
 import { EventBus } from './event-bus.js';
 import { OutboxRelay, type RelayReporter } from './outbox-relay.js';
 import { RelaySession } from './relay-session.js';
@@ -26,7 +25,7 @@ const STOP_TIMEOUT_MS = 5000;
  * events and their publication run on another event loop, so they neither delay the sockets'
  * events (a round of 500 events is milliseconds of work) nor wait behind them (a relay starved by
  * the sends fell behind: docs/performance.md). It has its own database session and NATS
- * connection, and reports to the main thread's metrics by message. Its logs are the relay's; it
+ * connection, and reports to the main thread's `RelayReporter` by message. Its logs are the relay's; it
  * has no tracing (spans of the main thread's SDK). Restarted when it dies.
  */
 export class RelayThread {
@@ -36,7 +35,7 @@ export class RelayThread {
 
   constructor(
     private readonly data: RelayThreadData,
-    private readonly metrics: Metrics,
+    private readonly reporter: RelayReporter,
     private readonly logger: Logger,
   ) {}
 
@@ -54,13 +53,13 @@ export class RelayThread {
     const worker = new Worker(new URL(import.meta.url), { workerData: this.data, name: 'outbox relay' });
     this.worker = worker;
     worker.on('message', (report: RelayReport) => {
-      if ('leading' in report) this.metrics.outboxRelayLeader.set(report.leading ? 1 : 0);
-      else this.metrics.eventsPublished.inc({ subject: report.published }, report.count);
+      if ('leading' in report) this.reporter.leading(report.leading);
+      else this.reporter.published(report.published, report.count);
     });
     worker.on('error', (error) => this.logger.error({ err: error }, `outbox relay thread failed: ${error.message}`));
     worker.on('exit', (code) => {
       this.worker = undefined;
-      this.metrics.outboxRelayLeader.set(0);
+      this.reporter.leading(false);
       if (this.stopping) return;
       this.logger.error(`outbox relay thread exited (${code}); starting it again in ${RESTART_MS} ms`);
       this.restart = setTimeout(() => this.start(), RESTART_MS);

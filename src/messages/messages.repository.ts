@@ -111,8 +111,9 @@ const UNDELIVERED = statement(
  * stamps every message addressed to the participant between their watermark of the receipt's kind
  * and the target with the statement's one timestamp, moves each watermark the rule moves (GREATEST:
  * never backwards, whatever commits concurrently) and, when the rule counts as read, the unread
- * counter by the number of messages newly stamped; returns the newest message stamped. Lookups are by unique keys and ranges of them, so the statement reads
- * only what it newly marks whatever the statistics say (test/integration/fresh-table-plans.spec.ts).
+ * counter by the number of messages newly stamped; returns the newest message stamped. Lookups are
+ * by unique keys and ranges of them, so the statement reads only what it newly marks whatever the
+ * statistics say (test/integration/fresh-table-plans.spec.ts).
  */
 function receiptStatement(kind: ReceiptKind, events: boolean) {
   const rule = RECEIPT_RULES[kind];
