@@ -95,6 +95,8 @@ interface StartProcessOptions {
   nodeArgs?: string[];
   inspect?: boolean;
   timeoutMs?: number;
+  /** The checkout whose build runs (another one's, to A/B two trees in one run). */
+  root?: string;
 }
 
 type InspectorCall = <T = Record<string, unknown>>(method: string, params?: Record<string, unknown>) => Promise<T>;
@@ -103,11 +105,11 @@ type InspectorCall = <T = Record<string, unknown>>(method: string, params?: Reco
  * Starts a child process serving HTTP on `port` and waits until `readyPath` answers 200.
  * stderr is kept (the last lines) so that a failed start says why.
  */
-async function startProcess({ name, args, env, port, readyPath, nodeArgs = [], inspect = false, timeoutMs = 60_000 }: StartProcessOptions): Promise<ChildServer> {
+async function startProcess({ name, args, env, port, readyPath, nodeArgs = [], inspect = false, timeoutMs = 60_000, root = ROOT }: StartProcessOptions): Promise<ChildServer> {
   const inspectPort = inspect ? await freePort() : undefined;
   if (inspect) nodeArgs = [...nodeArgs, `--inspect=127.0.0.1:${inspectPort}`];
   const child = spawn(process.execPath, [...nodeArgs, ...args], {
-    cwd: ROOT,
+    cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -204,16 +206,19 @@ export async function startService({
   env,
   nodeArgs = [],
   inspect = false,
+  root,
 }: {
   name?: string;
   env: Record<string, string>;
   nodeArgs?: string[];
   inspect?: boolean;
+  root?: string;
 }): Promise<ServiceProcess> {
   const port = await freePort();
   const grpcPort = await freePort();
   const service = await startProcess({
     name,
+    root,
     args: ['dist/main.js'],
     // BENCH_SERVICE_NODE_ARGS: extra node flags for every service process, e.g. an --import
     // preload to A/B an experiment (see bench/tools/) without touching src/.

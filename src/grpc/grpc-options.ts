@@ -1,11 +1,12 @@
 import { loadPackageDefinition, type Server } from '@grpc/grpc-js';
-import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { Transport, type GrpcOptions } from '@nestjs/microservices';
 import type { ProtoGrpcType } from '../generated/proto/health.js';
 import type { Lifecycle } from '../infrastructure/lifecycle/lifecycle.js';
 import { protoPath } from '../infrastructure/proto-path.js';
 import { addHealthService, type ServingSource } from './health.service.js';
+import { withResponseEncoders } from './response-encoder.js';
 
 /**
  * HTTP/2 connections are long-lived: behind a layer-4 load balancer (a Kubernetes Service) a
@@ -18,6 +19,9 @@ export const GRPC_CHANNEL_OPTIONS = {
   'grpc.max_connection_age_grace_ms': 10_000,
 } as const;
 
+/** longs as numbers (seq), optional fields absent rather than defaulted, as the proto says. */
+export const GRPC_LOADER_OPTIONS: Options = { keepCase: false, longs: Number, enums: String, defaults: false, oneofs: true, arrays: true };
+
 /**
  * The gRPC server: messaging.v1 through Nest; grpc.health.v1 (following readiness) and server
  * reflection (so that grpcurl and similar tools work without the .proto files) beside it on the
@@ -28,10 +32,8 @@ export function grpcOptions(host: string, port: number, lifecycle: Lifecycle, re
     transport: Transport.GRPC,
     options: {
       package: 'messaging.v1',
-      protoPath: protoPath('messaging/v1/messaging.proto'),
+      packageDefinition: withResponseEncoders(loadSync(protoPath('messaging/v1/messaging.proto'), GRPC_LOADER_OPTIONS), 'messaging.v1.MessagingService'),
       url: `${host}:${port}`,
-      // longs as numbers (seq), optional fields absent rather than defaulted, as the proto says.
-      loader: { keepCase: false, longs: Number, enums: String, defaults: false, oneofs: true, arrays: true },
       maxReceiveMessageLength: 64 * 1024,
       channelOptions: { ...GRPC_CHANNEL_OPTIONS },
       onLoadPackageDefinition: (definition: PackageDefinition, server: Server) => {
