@@ -162,7 +162,7 @@ async function main() {
   cleanups.push(() => pool.stop());
   log(`${pool.size} load-generator processes`);
 
-  if (wants('relay') || wants('lowrate')) await runRelay();
+  if (wants('relay') || wants('lowrate') || wants('latency')) await runRelay();
   if (['lowrate', 'latency', 'throughput', 'sweep'].some(wants)) await runSingleInstance(baseEnv);
   if (wants('history')) await runHistory({ ...baseEnv });
   if (wants('sockets')) await runSockets(baseEnv);
@@ -306,20 +306,26 @@ async function runRelay() {
   log('bare Socket.IO relay (baseline)');
   const relay = await startBareRelay();
   cleanups.push(() => relay.stop());
-  await connectPairs('relay', PLAN.relayPairs, 'u', 'relay', relay.url);
+  await connectPairs('relay', Math.max(PLAN.relayPairs, wants('latency') ? PLAN.latencyAt.pairs : 0), 'u', 'relay', relay.url);
   const variants: ClosedLoopRun[] = [];
   results.relay = { variants };
+  const pids = { relay: relay.pid, generators: pool.pids() };
+  if (wants('lowrate') || wants('latency')) await closedLoop('relay', { pairs: 100, inflight: 2, warmupMs: 0, durationMs: PLAN.warmupMs }, pids, false);
   if (wants('lowrate')) {
     // The floor of the low-rate latency: the same two Socket.IO hops and generators, no work between.
-    const pids = { relay: relay.pid, generators: pool.pids() };
-    await closedLoop('relay', { pairs: 100, inflight: 2, warmupMs: 0, durationMs: PLAN.warmupMs }, pids, false);
     results.relay.lowRate = await openLoop('relay', PLAN.lowRate, pids);
     describeRun(`relay low rate ${PLAN.lowRate.rate} msg/s over ${PLAN.lowRate.pairs} pairs`, results.relay.lowRate);
+  }
+  if (wants('latency')) {
+    // What the same offered load costs in latency with no work between the hops: the floor of the
+    // p99 target on this machine, with the same generators on the same cores.
+    results.relay.latencyAt = await openLoop('relay', PLAN.latencyAt, pids);
+    describeRun(`relay ${PLAN.latencyAt.rate} msg/s over ${PLAN.latencyAt.pairs} pairs`, results.relay.latencyAt);
   }
   for (const variant of PLAN.throughput.variants) {
     if (!wants('relay')) break;
     if (variant.pairs > PLAN.relayPairs) continue;
-    const run = await closedLoop('relay', { ...variant, warmupMs: PLAN.throughput.warmupMs, durationMs: PLAN.throughput.durationMs }, { relay: relay.pid, generators: pool.pids() });
+    const run = await closedLoop('relay', { ...variant, warmupMs: PLAN.throughput.warmupMs, durationMs: PLAN.throughput.durationMs }, pids);
     describeRun(`relay ${variant.pairs} pairs × ${variant.inflight} in flight`, run);
     variants.push(run);
   }

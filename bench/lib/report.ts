@@ -60,6 +60,7 @@ function headline(results: Results): Row[] {
       'p99 ≤ 20 ms',
       mark(atMost(l.p99Ms, 20)),
     ]);
+    if (l.bareRelayP99Ms !== null && l.bareRelayP99Ms !== undefined) rows.push(['… the bare relay at the same rate (baseline)', `p50 ${ms(l.bareRelayP50Ms)} ms, p99 ${ms(l.bareRelayP99Ms)} ms`, '', '']);
   }
   const low = s.lowRate;
   if (low) {
@@ -193,6 +194,7 @@ export function renderMarkdown(results: Results): string {
     out.push('');
     const rows: string[][] = [];
     if (results.lowRate) rows.push(latencyRow(`${n(results.lowRate.rate)} msg/s over ${n(results.lowRate.pairs)} pairs`, results.lowRate));
+    if (results.relay?.latencyAt) rows.push(latencyRow(`bare relay, ${n(results.relay.latencyAt.rate)} msg/s over ${n(results.relay.latencyAt.pairs)} pairs`, results.relay.latencyAt));
     if (results.relay?.lowRate) rows.push(latencyRow(`bare relay, ${n(results.relay.lowRate.rate)} msg/s over ${n(results.relay.lowRate.pairs)} pairs`, results.relay.lowRate));
     if (results.latencyAt) rows.push(latencyRow(`${n(results.latencyAt.rate)} msg/s over ${n(results.latencyAt.pairs)} pairs`, results.latencyAt));
     out.push(markdownTable(latencyHeader, rows));

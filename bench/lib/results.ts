@@ -172,7 +172,7 @@ export interface ClusterSummaryRow {
 export interface Results {
   meta: Meta;
   plan: Plan;
-  relay?: { variants: ClosedLoopRun[]; lowRate?: OpenLoopRun };
+  relay?: { variants: ClosedLoopRun[]; lowRate?: OpenLoopRun; latencyAt?: OpenLoopRun };
   lowRate?: OpenLoopRun;
   latencyAt?: OpenLoopRun;
   throughput?: { variants: ClosedLoopRun[] };
@@ -281,6 +281,8 @@ export function summarizeResults(results: Results) {
       rate: results.latencyAt.rate,
       achievedMsgPerSec: results.latencyAt.msgPerSec,
       pairs: results.latencyAt.pairs,
+      bareRelayP50Ms: results.relay?.latencyAt?.latency.p50Ms ?? null,
+      bareRelayP99Ms: results.relay?.latencyAt?.latency.p99Ms ?? null,
     },
     lowRate: results.lowRate && {
       p50Ms: results.lowRate.latency.p50Ms,
