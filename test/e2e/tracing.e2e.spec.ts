@@ -42,7 +42,7 @@ describe('tracing', () => {
     };
     const names = inTrace.filter(descendsFromRoot).map((span) => span.name);
     // The insert runs in the batch the send joined, which the first send of the batch started.
-    expect(names).toContain('db message_insert_batch');
+    expect(names).toContain('db message_insert_one_conversation');
     expect(names).toContain('connections.IsConnected');
   });
 });

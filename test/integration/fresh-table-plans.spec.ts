@@ -1,3 +1,4 @@
+import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTBOX_OLDEST } from '../../src/events/relay-session.js';
 import { defaultMigrationsDir, migrate } from '../../src/infrastructure/prisma/migrator.js';
@@ -131,6 +132,15 @@ describe('hot statements on a table that has just grown, before any ANALYZE', ()
     const { maxRows, buffers } = work(await analyzed(() => db.conversations.listForUser('grown-b', undefined, 21)));
     expect(maxRows).toBeLessThanOrEqual(2);
     expect(buffers).toBeLessThan(30);
+  });
+
+  it("a send batch of one conversation updates its conversation row by primary key, whatever the table's size", async () => {
+    const batch = [1, 2, 3].map((n) => ({ id: uuidv7(), conversationId: grown, senderId: 'grown-a', recipientId: 'grown-b', recipientIsUserA: false, text: `fresh ${n}` }));
+    // Recorded, not executed: the repository sees no rows come back.
+    const plan = await analyzed(() => expect(db.messages.insertBatch(batch)).rejects.toThrow(/vanished/));
+    // The batch's three rows and its one conversation; a join with the conversation table (52 rows,
+    // analyzed when it had 50) would read them all.
+    expect(work(plan).maxRows).toBeLessThanOrEqual(3);
   });
 
   it("the outbox relay reads its round's rows and their messages by primary key", async () => {

@@ -77,6 +77,15 @@ describe('outbox writes', () => {
     }
   });
 
+  it('writes a one-conversation batch as one outbox row, in seq order', async () => {
+    const conversation = await createConversation(withEvents);
+    const batch = Array.from({ length: 5 }, (_, i) => newMessage(conversation, i % 2 ? conversation.userB : conversation.userA));
+    const outcomes = await withEvents.messages.insertBatch(batch);
+    const rows = await withEvents.sql.query<{ events: number; message_ids: string[] }>('SELECT events, message_ids FROM outbox_event WHERE $1::uuid = ANY(message_ids)', [batch[0]!.id]);
+    expect(rows.rows).toEqual([{ events: 5, message_ids: outcomes.map(({ message }) => message.messageId) }]);
+    expect(outcomes.map(({ message }) => message.seq)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('writes nothing for a batch refused on a repeated clientMessageId, nor for the repeat', async () => {
     const conversation = await createConversation(withEvents);
     const id = clientMessageId();

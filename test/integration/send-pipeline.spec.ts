@@ -51,12 +51,36 @@ describe('batched inserts and the send pipeline', () => {
     expect(stored.rows[0]?.updated_at.toISOString()).toBe(outcomes[0]!.message.timestamp);
   });
 
+  it('numbers a one-conversation batch gap-free, in input order, moving the same counters', async () => {
+    const conversation = await createConversation(db);
+    await db.messages.insertBatch([newMessage(conversation)]);
+    const messages = [newMessage(conversation), newMessage(conversation, conversation.userB), newMessage(conversation, conversation.userA, clientMessageId())];
+    const outcomes = await db.messages.insertBatch(messages);
+    expect(outcomes.map(({ created, message }) => [created, message.messageId, message.seq, message.clientMessageId])).toEqual([
+      [true, messages[0]!.id, 2, undefined],
+      [true, messages[1]!.id, 3, undefined],
+      [true, messages[2]!.id, 4, messages[2]!.clientMessageId],
+    ]);
+    const stored = await db.sql.query<{ last_seq: number; updated_at: Date; a_unread: number; b_unread: number }>(
+      'SELECT last_seq, updated_at, a_unread, b_unread FROM conversation WHERE id = $1',
+      [conversation.conversationId],
+    );
+    expect(stored.rows[0]).toMatchObject({ last_seq: 4, a_unread: 1, b_unread: 3 });
+    expect(stored.rows[0]?.updated_at.toISOString()).toBe(outcomes[0]!.message.timestamp);
+  });
+
   it('keeps seq gap-free when many batches over the same conversations run at once', async () => {
     const conversations = await Promise.all([1, 2, 3, 4].map(() => createConversation(db)));
-    // Batches touch the conversations in different orders: the id-ordered locks keep them from deadlocking.
-    const batches = range(12).map((index) => range(8).map((offset) => newMessage(conversations[(index + offset) % conversations.length]!)));
+    // Batches touch the conversations in different orders: the id-ordered locks keep them from
+    // deadlocking. Every third batch is of one conversation only, the statement of that shape.
+    const batches = range(12).map((index) =>
+      range(8).map((offset) => newMessage(conversations[(index % 3 === 0 ? index : index + offset) % conversations.length]!)),
+    );
     await Promise.all(batches.map((batch, index) => (index % 2 ? second : db).messages.insertBatch(batch)));
-    for (const conversation of conversations) expect(await seqsOf(db, conversation.conversationId)).toEqual(range(24));
+    for (const conversation of conversations) {
+      const sent = batches.flat().filter((message) => message.conversationId === conversation.conversationId).length;
+      expect(await seqsOf(db, conversation.conversationId)).toEqual(range(sent));
+    }
   });
 
   it('fails a batch that repeats a stored clientMessageId as a whole, moving no counter; the pipeline then answers it with the original', async () => {
