@@ -28,6 +28,13 @@ export interface MarkOutcome {
  * conversation table when it is small.
  */
 function insertBatchStatement(shape: 'many' | 'one', events: boolean) {
+  // Each conversation of the batch, with its `counts` (n messages, to_a of them addressed to user_a).
+  const bump = `UPDATE conversation c
+     SET last_seq = c.last_seq + counts.n,
+         a_unread = c.a_unread + counts.to_a,
+         b_unread = c.b_unread + counts.n - counts.to_a,
+         updated_at = GREATEST(c.updated_at, clock_timestamp())`;
+  const bumpReturning = 'RETURNING c.id, c.last_seq - counts.n AS base_seq, c.updated_at';
   const head =
     shape === 'many'
       ? `WITH input AS (
@@ -38,14 +45,7 @@ function insertBatchStatement(shape: 'many' | 'one', events: boolean) {
    ), locked AS MATERIALIZED (
      SELECT c.id FROM conversation c WHERE c.id IN (SELECT conversation_id FROM counts) ORDER BY c.id FOR UPDATE
    ), bumped AS (
-     UPDATE conversation c
-     SET last_seq = c.last_seq + counts.n,
-         a_unread = c.a_unread + counts.to_a,
-         b_unread = c.b_unread + counts.n - counts.to_a,
-         updated_at = GREATEST(c.updated_at, clock_timestamp())
-     FROM locked JOIN counts ON counts.conversation_id = locked.id
-     WHERE c.id = locked.id
-     RETURNING c.id, c.last_seq - counts.n AS base_seq, c.updated_at
+     ${bump} FROM locked JOIN counts ON counts.conversation_id = locked.id WHERE c.id = locked.id ${bumpReturning}
    )`
       : `WITH input AS (
      SELECT * FROM unnest($1::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
@@ -53,14 +53,7 @@ function insertBatchStatement(shape: 'many' | 'one', events: boolean) {
    ), counts AS (
      SELECT cardinality($1::uuid[]) AS n, (SELECT count(*) FROM unnest($7::bool[]) AS to_a WHERE to_a)::int AS to_a
    ), bumped AS (
-     UPDATE conversation c
-     SET last_seq = c.last_seq + counts.n,
-         a_unread = c.a_unread + counts.to_a,
-         b_unread = c.b_unread + counts.n - counts.to_a,
-         updated_at = GREATEST(c.updated_at, clock_timestamp())
-     FROM counts
-     WHERE c.id = ($2::uuid[])[1]
-     RETURNING c.id, c.last_seq - counts.n AS base_seq, c.updated_at
+     ${bump} FROM counts WHERE c.id = ($2::uuid[])[1] ${bumpReturning}
    )`;
   const insert =
     shape === 'many'
