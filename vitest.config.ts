@@ -45,6 +45,8 @@ export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
     sequence: { sequencer: ReliabilityFirst },
+    // The real services checked and a database for each project that uses them (test/support/global-setup.ts).
+    globalSetup: ['./test/support/global-setup.ts'],
     // Vitest's default on two cores is one file at a time (cores − 1). Most of a spec's time is spent
     // waiting on sockets, child processes and PostgreSQL, so three files share the two cores
     // (issue #17); test/reliability/faults.spec.ts, whose faults start service processes one after
@@ -63,7 +65,6 @@ export default defineConfig({
           name: 'integration',
           isolate,
           include: ['test/integration/**/*.spec.ts'],
-          globalSetup: ['./test/support/global-setup.ts'],
           testTimeout: 20_000,
           hookTimeout: 30_000,
         },
@@ -75,7 +76,6 @@ export default defineConfig({
           name: 'e2e',
           isolate,
           include: ['test/e2e/**/*.spec.ts'],
-          globalSetup: ['./test/support/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },
@@ -89,7 +89,6 @@ export default defineConfig({
           name: 'deploy',
           isolate,
           include: ['test/deploy/**/*.spec.ts'],
-          globalSetup: ['./test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
@@ -102,7 +101,7 @@ export default defineConfig({
           name: 'browser',
           isolate,
           include: ['test/browser/**/*.spec.ts'],
-          globalSetup: ['./test/support/global-setup.ts', './test/browser/support/build-demo.setup.ts'],
+          globalSetup: ['./test/browser/support/build-demo.setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
@@ -118,7 +117,6 @@ export default defineConfig({
           name: 'reliability',
           isolate,
           include: ['test/reliability/**/*.spec.ts'],
-          globalSetup: ['./test/support/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -132,8 +130,7 @@ export default defineConfig({
               test: {
                 name: 'chaos',
                 include: ['test/chaos/**/*.spec.ts'],
-                globalSetup: ['./test/support/global-setup.ts'],
-                testTimeout: 600_000,
+                      testTimeout: 600_000,
                 hookTimeout: 120_000,
                 sequence: { groupOrder: 2 },
                 maxWorkers: 1,
