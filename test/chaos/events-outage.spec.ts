@@ -9,7 +9,7 @@ import { eventsOf, useNatsRecorder } from '../support/nats.js';
  * CONTRACT §8 while NATS is unreachable for 10 s: acknowledgements are not delayed, nothing is lost,
  * the backlog is out in order within 10 s. Its ack latencies make it a timing check, so it runs in
  * the chaos suite; the kill between commit and publication and the relay takeover stay in `npm test`
- * (test/reliability/events.spec.ts).
+ * (test/reliability/faults.spec.ts).
  */
 const nats = useNatsRecorder();
 

@@ -96,7 +96,7 @@ describe('typing indicators', () => {
 
     a2.close();
     for (const client of [b1, b2]) expect(await client.waitFor('typingStopped')).toEqual([{ conversationId, userId: alice }]);
-    await settle();
+    await ctx.drained();
     for (const client of [b1, b2]) expect(client.events('typingStopped')).toHaveLength(1);
   });
 

@@ -14,7 +14,7 @@ import { TestClient } from './socket-client.js';
 const SECRET = 'events-reliability-secret-long-enough-for-hs256';
 
 /**
- * CONTRACT §8 under faults (test/reliability/events.spec.ts, test/chaos/events-outage.spec.ts): the
+ * CONTRACT §8 under faults (test/reliability/faults.spec.ts, test/chaos/events-outage.spec.ts): the
  * service as a real process on a database of its own (so that its relay is the only one), NATS
  * behind the TCP fault proxy.
  */

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Metadata } from '@grpc/grpc-js';
-import { context, INVALID_SPAN_CONTEXT, propagation, SpanKind, SpanStatusCode, trace, type Span, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, propagation, SpanKind, SpanStatusCode, trace, type Span, type TextMapGetter, type TextMapSetter, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
@@ -12,7 +12,6 @@ import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { PrismaInstrumentation } from '@prisma/instrumentation';
 
-const tracer = trace.getTracer('platform-service-messaging');
 
 /**
  * The CommonJS modules the instrumentations patch. The service is ESM and has imported them before
@@ -21,8 +20,13 @@ const tracer = trace.getTracer('platform-service-messaging');
  * Client, http's Server).
  */
 const INSTRUMENTED_MODULES = ['pg', 'pg-pool', 'ioredis', '@grpc/grpc-js', 'http', 'https'];
-/** Whether startTracing turned tracing on; off, `traced` is a plain call (no span, no context switch). */
-let tracing = false;
+/**
+ * The service's tracer while startTracing has tracing on; off, `traced` is a plain call (no span,
+ * no context switch). Taken from the provider itself: a tracer of the global API, taken once, would
+ * stay bound to the first provider after a stop and a new start in the same process (the tests do
+ * that), recording nothing.
+ */
+let tracer: Tracer | undefined;
 
 /**
  * Turns tracing on when the standard OTEL_* variables ask for it (an OTLP endpoint, or
@@ -45,7 +49,7 @@ export function startTracing(env: NodeJS.ProcessEnv, processors?: SpanProcessor[
     spanProcessors: processors ?? [new BatchSpanProcessor(new OTLPTraceExporter())],
   });
   provider.register();
-  tracing = true;
+  tracer = provider.getTracer('platform-service-messaging');
   const unregister = registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
@@ -64,7 +68,7 @@ export function startTracing(env: NodeJS.ProcessEnv, processors?: SpanProcessor[
     await provider.shutdown();
     trace.disable();
     propagation.disable();
-    tracing = false;
+    tracer = undefined;
   };
 }
 
@@ -85,7 +89,7 @@ export function traced<T, C = unknown>(
   work: (span: Span) => Promise<T>,
   options: { kind?: SpanKind; remote?: RemoteParent<C> } = {},
 ): Promise<T> {
-  if (!tracing) return work(NOT_RECORDING);
+  if (!tracer) return work(NOT_RECORDING);
   const active = context.active();
   const parent = options.remote && !trace.getSpan(active) ? propagation.extract(active, options.remote.carrier(), options.remote.getter) : active;
   return tracer.startActiveSpan(name, { attributes, kind: options.kind ?? SpanKind.INTERNAL }, parent, async (span) => {
