@@ -23,9 +23,9 @@ export interface MarkOutcome {
  * input order: gap-free.
  * `one`: a batch of one conversation (at low and moderate rates, most batches), the same writes in a
  * plan with no grouping, sorting or join: the conversation row is updated through its primary key
- * and the messages take base + their position. It costs PostgreSQL about half of `many` per
- * statement (docs/performance.md, "The send statement"), whose generic plan also hash-joins the
- * conversation table when it is small.
+ * and the messages take base + their position. It is the cheaper of the two for PostgreSQL, and
+ * `many`'s generic plan also hash-joins the whole conversation table while that table is small
+ * (docs/performance.md, "gRPC read path, send statement, p99 baseline").
  */
 function insertBatchStatement(shape: 'many' | 'one', events: boolean) {
   // Each conversation of the batch, with its `counts` (n messages, to_a of them addressed to user_a).
