@@ -7,7 +7,7 @@ import { DependencyStates } from '../infrastructure/observability/dependency-sta
 import { Metrics } from '../infrastructure/observability/metrics.js';
 import { clusterSeeds, reportRedisState } from '../infrastructure/redis/redis.module.js';
 import { coalesceWrites } from './coalesced-writes.js';
-import { allReady, closeRedis, redisAdapter, redisClusterAdapter, type AdapterCluster, type AdapterRedis } from './redis-adapter.js';
+import { AdapterRedis, allReady, closeRedis, redisAdapter, redisClusterAdapter, type AdapterCluster } from './redis-adapter.js';
 
 /** CONTRACT §3: a larger frame closes that one socket. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -89,6 +89,9 @@ export class MessagingIoAdapter extends IoAdapter {
     const onClient = (redis: AdapterRedis | AdapterCluster, name: string) => {
       reportRedisState(redis, states.of(`redis (${name})`));
       this.redisClients.push(redis);
+      // The streams adapter's own connections (its subscriber and stream reader) report their
+      // errors too; the adapter closes them itself, and the reader's blocking XREAD is no backlog.
+      if (redis instanceof AdapterRedis) redis.onDuplicate = (copy) => reportRedisState(copy, states.of(`redis (${name}, duplicated)`));
     };
     if (this.config.redisClusterUrls) {
       const { nodes, ...auth } = clusterSeeds(this.config.redisClusterUrls);

@@ -1,6 +1,6 @@
 import { createAdapter as createPubSubAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
-import { Cluster, Redis, type ClusterNode, type ClusterOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Namespace } from 'socket.io';
 import { CLUSTER_SLOTS_REFRESH_MS } from '../infrastructure/redis/redis.module.js';
 
@@ -88,6 +88,23 @@ export interface AdapterConnection {
 /** A connection to one Redis that knows which of its commands still wait for an answer. */
 export class AdapterRedis extends Redis implements AdapterConnection {
   private readonly unanswered = new UnansweredCommands();
+  /** Told of each connection `duplicate()` opens, and handed on to it: its errors must be reported too. */
+  onDuplicate: ((copy: AdapterRedis) => void) | undefined;
+
+  /**
+   * The streams adapter opens its subscriber and its stream reader with `duplicate()`, and leaves
+   * their SUBSCRIBE unobserved, as ioredis leaves the SUBSCRIBE it sends again after a
+   * reconnection. On a plain Redis, such a command still unanswered when the adapter closes the
+   * connection (an instance shutting down just as Redis came back) rejects with "Connection is
+   * closed." and nothing handles it. The copies are AdapterRedis, whose commands are all tracked.
+   */
+  override duplicate<Override extends Partial<RedisOptions> | undefined = undefined>(override?: Override): ReturnType<Redis['duplicate']> {
+    // Legacy reply shapes, as this connection's (the adapters parse those).
+    const copy = new AdapterRedis({ ...this.options, ...override, replyMapping: 'legacy' });
+    copy.onDuplicate = this.onDuplicate;
+    this.onDuplicate?.(copy);
+    return copy;
+  }
 
   override sendCommand(...args: Parameters<Redis['sendCommand']>): unknown {
     return this.unanswered.track(super.sendCommand(...args));

@@ -4,6 +4,7 @@ import { Server } from 'socket.io';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdapterCluster, AdapterRedis, closeRedis, redisAdapter, redisClusterAdapter, shardedRoomChannel, type RoomSubscriptions } from '../../src/websocket/redis-adapter.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { pollUntil, startPrivateRedis, type PrivateRedis } from '../support/processes.js';
 import { shardSubscribers } from '../support/shard-channels.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.mjs';
@@ -34,6 +35,39 @@ describe('the Socket.IO Redis adapter on a Redis that stops answering', () => {
       expect(client.answering).toBe(true);
     } finally {
       await closeRedis(client);
+    }
+  });
+
+  it("redis-streams: closing the adapter while its subscriber's SUBSCRIBE is unanswered leaves no unhandled rejection", async () => {
+    // As when an instance shuts down just as Redis came back, between the SUBSCRIBE that ioredis
+    // sends again on reconnection and its answer: the adapter disconnects its subscriber, whose
+    // pending command fails with "Connection is closed." (an unhandled one ends a Node process).
+    const proxy = await startFaultProxy({ port: redis.port });
+    proxy.blackhole();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const clients: AdapterRedis[] = [];
+    const copies: AdapterRedis[] = [];
+    const server = new Server(createServer());
+    try {
+      server.adapter(
+        redisAdapter(`redis://${proxy.address}`, 'redis-streams', (client) => {
+          client.onDuplicate = (copy) => copies.push(copy);
+          clients.push(client);
+        }),
+      );
+      // Its publishing connection, its subscriber and its stream reader, each with its commands queued.
+      await pollUntil('the three connections accepted', () => (proxy.accepted === 3 ? true : undefined));
+      await server.close();
+      await pollUntil('the subscriber disconnected', () => (proxy.openConnections === 2 ? true : undefined));
+      // Unhandled rejections are reported once the microtasks of the turn that rejected have run.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      for (const client of [...clients, ...copies]) client.disconnect();
+      await proxy.close();
     }
   });
 
