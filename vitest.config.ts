@@ -130,7 +130,7 @@ export default defineConfig({
               test: {
                 name: 'chaos',
                 include: ['test/chaos/**/*.spec.ts'],
-                      testTimeout: 600_000,
+                testTimeout: 600_000,
                 hookTimeout: 120_000,
                 sequence: { groupOrder: 2 },
                 maxWorkers: 1,

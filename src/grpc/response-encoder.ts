@@ -65,7 +65,9 @@ function compile(definition: PackageDefinition, typeName: string, plans: Map<str
     if (repeated && kind !== 'string' && kind !== 'message') throw new Error(`response encoder: repeated scalar ${typeName}.${field.name} is not supported`);
     const wireType = kind === 'string' || kind === 'message' ? 2 : 0;
     const nested = kind === 'message' ? compile(definition, resolve(definition, packageOf(typeName), field.typeName), plans) : undefined;
-    plan.fields.push({ name: field.name, kind, repeated, key: varintBytes(field.number * 8 + wireType), message: nested });
+    const key = Buffer.alloc(varintSize(field.number * 8 + wireType));
+    writeVarint(key, 0, field.number * 8 + wireType);
+    plan.fields.push({ name: field.name, kind, repeated, key: [...key], message: nested });
   }
   return plan;
 }
@@ -77,16 +79,6 @@ function resolve(definition: PackageDefinition, scope: string, typeName: string)
     if (candidate in definition) return candidate;
     if (!prefix) throw new Error(`response encoder: cannot resolve type ${typeName} from ${scope}`);
   }
-}
-
-function varintBytes(value: number): number[] {
-  const bytes: number[] = [];
-  while (value >= 0x80) {
-    bytes.push((value % 0x80) | 0x80);
-    value = Math.floor(value / 0x80);
-  }
-  bytes.push(value);
-  return bytes;
 }
 
 function varintSize(value: number): number {
@@ -115,8 +107,8 @@ function writeVarint(buffer: Buffer, position: number, value: number): number {
   return position;
 }
 
-function scalar(kind: FieldKind, field: FieldPlan, value: unknown): number {
-  if (kind === 'varint') {
+function scalar(field: FieldPlan, value: unknown): number {
+  if (field.kind === 'varint') {
     if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`response encoder: ${field.name} is not an integer`);
     return value;
   }
@@ -147,7 +139,7 @@ function measure(plan: MessagePlan, value: Record<string, unknown>, sizes: numbe
         sizes[slot] = size;
         size += varintSize(size);
       } else {
-        size = varintSize(scalar(field.kind, field, item));
+        size = varintSize(scalar(field, item));
       }
       total += field.key.length + size;
     }
@@ -175,7 +167,7 @@ function write(plan: MessagePlan, value: Record<string, unknown>, buffer: Buffer
         at.position = writeVarint(buffer, at.position, sizes[at.next++]);
         write(field.message!, item as Record<string, unknown>, buffer, sizes, at);
       } else {
-        at.position = writeVarint(buffer, at.position, scalar(field.kind, field, item));
+        at.position = writeVarint(buffer, at.position, scalar(field, item));
       }
     }
   }

@@ -12,7 +12,6 @@ import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { PrismaInstrumentation } from '@prisma/instrumentation';
 
-
 /**
  * The CommonJS modules the instrumentations patch. The service is ESM and has imported them before
  * tracing starts; the instrumentations hook `require`, so each is required once here, which makes
