@@ -54,7 +54,7 @@ export class MessagesService {
     // Send batches in flight at once: the pool minus the reads' share and one for the rest, so that
     // no read flood makes a send wait for a connection (CONTRACT §3.4).
     const concurrency = Math.max(1, config.databasePoolSize - readConnections(config.databasePoolSize) - CONNECTIONS_FOR_THE_REST);
-    this.pipeline = new SendPipeline(repository, concurrency, (error) => this.logger.error(`broadcasting a stored message failed: ${(error as Error).message}`));
+    this.pipeline = new SendPipeline(repository, { concurrency }, (error) => this.logger.error(`broadcasting a stored message failed: ${(error as Error).message}`));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Message } from '@platform/messaging-client/contract';
 import { SendPipeline, type BatchStore, type InsertOutcome, type NewMessage } from './send-pipeline.js';
 
@@ -12,8 +12,11 @@ class FakeStore implements BatchStore {
   private readonly byClientId = new Map<string, Message>();
   private readonly held: Array<() => void> = [];
 
+  readonly startedAt: number[] = [];
+
   async insertBatch(messages: NewMessage[]): Promise<InsertOutcome[]> {
     this.batches.push(messages.map((m) => m.text));
+    this.startedAt.push(performance.now());
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     await new Promise<void>((resolve) => this.held.push(resolve));
@@ -75,7 +78,7 @@ async function settleAll(store: FakeStore, promises: Promise<unknown>[]) {
 describe('SendPipeline', () => {
   it('puts the sends of one tick into one batch, and later ones into the next while it is in flight', async () => {
     const store = new FakeStore();
-    const pipeline = new SendPipeline(store, 1, () => undefined);
+    const pipeline = new SendPipeline(store, { concurrency: 1 }, () => undefined);
     const first = ['a', 'b', 'c'].map((text) => pipeline.submit(send('c1', text), () => undefined));
     await tick();
     const second = ['d', 'e'].map((text) => pipeline.submit(send('c1', text), () => undefined));
@@ -88,7 +91,7 @@ describe('SendPipeline', () => {
 
   it('broadcasts each conversation in seq order, before resolving, with batches in parallel', async () => {
     const store = new FakeStore();
-    const pipeline = new SendPipeline(store, 3, () => undefined);
+    const pipeline = new SendPipeline(store, { concurrency: 3, overlapAfterMs: 0 }, () => undefined);
     const seen: string[] = [];
     const sends: Promise<InsertOutcome>[] = [];
     for (let wave = 0; wave < 5; wave++) {
@@ -111,7 +114,7 @@ describe('SendPipeline', () => {
 
   it('sends with nothing in flight right after the event that submitted them, without waiting for the loop phase', async () => {
     const store = new FakeStore();
-    const pipeline = new SendPipeline(store, 2, () => undefined);
+    const pipeline = new SendPipeline(store, { concurrency: 2, overlapAfterMs: 0 }, () => undefined);
     const sends = ['a', 'b'].map((text) => Promise.resolve().then(() => pipeline.submit(send('c1', text), () => undefined)));
     let phaseEnded = false;
     setImmediate(() => (phaseEnded = true));
@@ -128,24 +131,54 @@ describe('SendPipeline', () => {
     await settleAll(store, sends);
   });
 
-  it('writes other conversations in parallel while a batch is in flight, up to the concurrency', async () => {
+  it.each([
+    {
+      when: 'overlaps at once: writes other conversations in parallel, up to the concurrency',
+      options: { concurrency: 2, overlapAfterMs: 0 },
+      whileFirstInFlight: [['a'], ['b']],
+      atEnd: [['a'], ['b'], ['c']],
+      maxInFlight: 2,
+    },
+    {
+      when: 'holds other conversations back while the batch in flight is young, so that they share the next statement',
+      options: { concurrency: 4, overlapAfterMs: 60_000 },
+      whileFirstInFlight: [['a']],
+      atEnd: [['a'], ['b', 'c']],
+      maxInFlight: 1,
+    },
+  ])('$when', async ({ options, whileFirstInFlight, atEnd, maxInFlight }) => {
     const store = new FakeStore();
-    const pipeline = new SendPipeline(store, 2, () => undefined);
+    const pipeline = new SendPipeline(store, options, () => undefined);
     const sends = [pipeline.submit(send('c1', 'a'), () => undefined)];
     await tick();
     sends.push(pipeline.submit(send('c2', 'b'), () => undefined));
     await tick();
     sends.push(pipeline.submit(send('c3', 'c'), () => undefined));
     await tick();
-    expect(store.batches).toEqual([['a'], ['b']]);
+    expect(store.batches).toEqual(whileFirstInFlight);
     await settleAll(store, sends);
-    expect(store.batches).toEqual([['a'], ['b'], ['c']]);
+    expect(store.batches).toEqual(atEnd);
+    expect(store.maxInFlight).toBe(maxInFlight);
+  });
+
+  it('overlaps a batch in flight for longer than overlapAfterMs with the next one, and not sooner', async () => {
+    const store = new FakeStore();
+    const pipeline = new SendPipeline(store, { concurrency: 2, overlapAfterMs: 20 }, () => undefined);
+    const sends = [pipeline.submit(send('c1', 'a'), () => undefined)];
+    await tick();
+    sends.push(pipeline.submit(send('c2', 'b'), () => undefined));
+    await tick();
+    expect(store.batches).toEqual([['a']]);
+    await vi.waitFor(() => expect(store.batches).toEqual([['a'], ['b']]), { timeout: 2000, interval: 5 });
+    // The store stamps a batch a little after the pipeline does: a millisecond of slack.
+    expect(store.startedAt[1]! - store.startedAt[0]!).toBeGreaterThanOrEqual(19);
     expect(store.maxInFlight).toBe(2);
+    await settleAll(store, sends);
   });
 
   it('never has two batches of one conversation in flight, also when maxBatch cuts a burst', async () => {
     const store = new FakeStore();
-    const pipeline = new SendPipeline(store, 4, () => undefined, 3);
+    const pipeline = new SendPipeline(store, { concurrency: 4, maxBatch: 3, overlapAfterMs: 0 }, () => undefined);
     const sends = ['a', 'b', 'c', 'd', 'e'].map((text) => pipeline.submit(send('c1', text), () => undefined));
     sends.push(pipeline.submit(send('c2', 'x'), () => undefined));
     await tick();
@@ -156,7 +189,7 @@ describe('SendPipeline', () => {
 
   it('answers a retry within the batch with its original, storing and broadcasting once', async () => {
     const store = new FakeStore();
-    const pipeline = new SendPipeline(store, 1, () => undefined);
+    const pipeline = new SendPipeline(store, { concurrency: 1 }, () => undefined);
     let broadcasts = 0;
     const sends = [pipeline.submit(send('c1', 'hi', 'k1'), () => broadcasts++), pipeline.submit(send('c1', 'hi again', 'k1'), () => broadcasts++)];
     const [first, retry] = (await settleAll(store, sends)) as Array<PromiseFulfilledResult<InsertOutcome>>;
@@ -168,7 +201,7 @@ describe('SendPipeline', () => {
 
   it('fails every send of a batch the database refuses, and goes on with the next', async () => {
     const store = new FakeStore();
-    const pipeline = new SendPipeline(store, 1, () => undefined);
+    const pipeline = new SendPipeline(store, { concurrency: 1 }, () => undefined);
     store.failNext = new Error('connection refused');
     const failed = [pipeline.submit(send('c1', 'a'), () => undefined), pipeline.submit(send('c1', 'b'), () => undefined)];
     const results = await settleAll(store, failed);
@@ -179,7 +212,7 @@ describe('SendPipeline', () => {
 
   it('sorts out a concurrent clientMessageId one by one, in order', async () => {
     const store = new FakeStore();
-    const pipeline = new SendPipeline(store, 1, () => undefined);
+    const pipeline = new SendPipeline(store, { concurrency: 1 }, () => undefined);
     store.failNext = new Error('unique violation');
     const seen: number[] = [];
     const results = await settleAll(store, ['a', 'b', 'c'].map((text) => pipeline.submit(send('c1', text, text), ({ message }) => seen.push(message.seq))));
@@ -190,7 +223,7 @@ describe('SendPipeline', () => {
   it('reports a failing broadcast and still acknowledges the stored message', async () => {
     const store = new FakeStore();
     const errors: unknown[] = [];
-    const pipeline = new SendPipeline(store, 1, (error) => errors.push(error));
+    const pipeline = new SendPipeline(store, { concurrency: 1 }, (error) => errors.push(error));
     const results = await settleAll(store, [
       pipeline.submit(send('c1', 'a'), () => {
         throw new Error('adapter down');

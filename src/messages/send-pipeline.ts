@@ -37,12 +37,28 @@ interface Pending {
   outcome?: InsertOutcome;
 }
 
+/** How long a batch in flight holds the next one back: about two commits under load. */
+export const OVERLAP_AFTER_MS = 2;
+
+export interface SendPipelineOptions {
+  /** Most batches in flight at once. */
+  concurrency: number;
+  maxBatch?: number;
+  /** The next batch starts beside those in flight only once the youngest of them is this old. */
+  overlapAfterMs?: number;
+}
+
 /**
- * Group commit for sends (docs/design.md, "Storage"). Up to `concurrency` batches are in
- * flight at once, but never two holding the same conversation: every send to a conversation whose
- * batch is in flight waits and joins that conversation's next batch. So a burst of sends to one
+ * Group commit for sends (docs/design.md, "Storage"). One batch is in flight at a time as long as
+ * it commits within `overlapAfterMs`: what arrives meanwhile waits and shares the next statement and
+ * commit, so that a busier instance writes bigger batches rather than more statements (each costs
+ * PostgreSQL and the service a round trip and a commit; docs/performance.md, "One statement in
+ * flight"). A statement slower than that (a row lock held by another instance, a slow flush) is
+ * overlapped by the next batch, up to `concurrency` in flight, so that it delays only its own
+ * conversations. Never are two batches of one conversation in flight: every send to a conversation
+ * whose batch is in flight joins that conversation's next batch. So a burst of sends to one
  * conversation shares one statement and one commit instead of queueing behind each other's round
- * trips, and many conversations still write in parallel.
+ * trips.
  *
  * Order: seq is assigned inside the statement in arrival order, and a conversation's next batch
  * starts only after `afterCommit` ran for each message of the previous one, in input order. So each
@@ -51,15 +67,24 @@ interface Pending {
 export class SendPipeline {
   private queue: Pending[] = [];
   private readonly busy = new Set<string>();
-  private inFlight = 0;
+  /** When each batch in flight started (performance.now()). */
+  private readonly inFlight: number[] = [];
   private scheduled = false;
+  private readonly concurrency: number;
+  private readonly maxBatch: number;
+  private readonly overlapAfterMs: number;
+  /** Armed while queued sends are held back by a young batch in flight. */
+  private holdTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: BatchStore,
-    private readonly concurrency: number,
+    options: SendPipelineOptions,
     private readonly onAfterCommitError: (error: unknown) => void,
-    private readonly maxBatch = 256,
-  ) {}
+  ) {
+    this.concurrency = options.concurrency;
+    this.maxBatch = options.maxBatch ?? 256;
+    this.overlapAfterMs = options.overlapAfterMs ?? OVERLAP_AFTER_MS;
+  }
 
   /** Resolves after the message's commit and its `afterCommit`. */
   submit(message: NewMessage, afterCommit: AfterCommit): Promise<InsertOutcome> {
@@ -71,7 +96,7 @@ export class SendPipeline {
       // read of its poll phase) into the next one: that is where batches form under load. With none in
       // flight nothing is worth waiting for: a lone send leaves as soon as the event that brought it
       // is handled (with whatever else that event submitted), not after the rest of the loop's phase.
-      if (this.inFlight === 0) process.nextTick(this.dispatchScheduled);
+      if (this.inFlight.length === 0) process.nextTick(this.dispatchScheduled);
       else setImmediate(this.dispatchScheduled);
     });
   }
@@ -81,13 +106,24 @@ export class SendPipeline {
     this.dispatch();
   };
 
+  private readonly dispatchHeld = (): void => {
+    this.holdTimer = undefined;
+    this.dispatch();
+  };
+
   private dispatch(): void {
-    while (this.inFlight < this.concurrency && this.queue.length > 0) {
+    while (this.inFlight.length < this.concurrency && this.queue.length > 0) {
+      const now = performance.now();
+      const held = this.inFlight.length === 0 ? 0 : Math.max(...this.inFlight) + this.overlapAfterMs - now;
+      if (held > 0) {
+        this.holdTimer ??= setTimeout(this.dispatchHeld, held).unref();
+        return;
+      }
       const batch = this.takeBatch();
       if (batch.length === 0) return;
-      this.inFlight++;
+      this.inFlight.push(now);
       void this.write(batch).finally(() => {
-        this.inFlight--;
+        this.inFlight.splice(this.inFlight.indexOf(now), 1);
         for (const pending of batch) this.busy.delete(pending.message.conversationId);
         this.dispatch();
       });

@@ -89,7 +89,7 @@ describe('batched inserts and the send pipeline', () => {
     const original = await db.messages.insertOne(newMessage(conversation, conversation.userA, key));
     await expect(db.messages.insertBatch([newMessage(conversation), newMessage(conversation, conversation.userA, key)])).rejects.toThrow();
     expect(await seqsOf(db, conversation.conversationId)).toEqual([1]);
-    const pipeline = new SendPipeline(db.messages, 2, failOnBroadcastError);
+    const pipeline = new SendPipeline(db.messages, { concurrency: 2 }, failOnBroadcastError);
     const outcomes = await Promise.all([newMessage(conversation), newMessage(conversation, conversation.userA, key), newMessage(conversation)].map((message) => pipeline.submit(message, () => undefined)));
     expect(outcomes.map((outcome) => outcome.created)).toEqual([true, false, true]);
     expect(outcomes[1]!.message).toEqual(original.message);
@@ -98,7 +98,7 @@ describe('batched inserts and the send pipeline', () => {
 
   it('stores retries sent in the same tick once, gap-free', async () => {
     const conversation = await createConversation(db);
-    const pipeline = new SendPipeline(db.messages, 2, failOnBroadcastError);
+    const pipeline = new SendPipeline(db.messages, { concurrency: 2 }, failOnBroadcastError);
     const keys = range(40).map(() => clientMessageId());
     // Every message is sent twice in the same tick, as a client retrying a lost ack would.
     const sends = keys.flatMap((key) => [newMessage(conversation, conversation.userA, key), newMessage(conversation, conversation.userA, key)]);
@@ -114,7 +114,7 @@ describe('batched inserts and the send pipeline', () => {
 
   it('pipelines many sends per conversation on two instances: each broadcasts in seq order, seq stays gap-free', async () => {
     const conversations = await Promise.all(range(6).map(() => createConversation(db)));
-    const instances = [new SendPipeline(db.messages, 4, failOnBroadcastError), new SendPipeline(second.messages, 4, failOnBroadcastError)];
+    const instances = [new SendPipeline(db.messages, { concurrency: 4, overlapAfterMs: 0 }, failOnBroadcastError), new SendPipeline(second.messages, { concurrency: 4, overlapAfterMs: 0 }, failOnBroadcastError)];
     const broadcasts = instances.map(() => new Map<string, number[]>());
     const perConversation = 120;
     const sends: Promise<InsertOutcome>[] = [];
@@ -150,7 +150,7 @@ describe('batched inserts and the send pipeline', () => {
 
   it('sorts out one clientMessageId sent to two instances at once: one stored, both answered with it', async () => {
     const conversation = await createConversation(db);
-    const pipelines = [new SendPipeline(db.messages, 1, failOnBroadcastError), new SendPipeline(second.messages, 1, failOnBroadcastError)];
+    const pipelines = [new SendPipeline(db.messages, { concurrency: 1 }, failOnBroadcastError), new SendPipeline(second.messages, { concurrency: 1 }, failOnBroadcastError)];
     for (let round = 0; round < 20; round++) {
       const key = clientMessageId();
       const outcomes = await Promise.all(pipelines.map((pipeline) => pipeline.submit(newMessage(conversation, conversation.userA, key), () => undefined)));
