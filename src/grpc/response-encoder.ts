@@ -117,70 +117,93 @@ function scalar(field: FieldPlan, value: unknown): number {
 }
 
 /**
- * Pass one: the size of `value`'s encoding. Each nested message's size and each string's byte
- * length go to `sizes` in the order pass two meets them, so neither is computed twice.
+ * The sizes pass one found, in the order pass two meets them. One per encoder, reused by every call
+ * (an encoding runs start to end synchronously): a page measures hundreds.
  */
-function measure(plan: MessagePlan, value: Record<string, unknown>, sizes: number[]): number {
+interface Sizes {
+  values: number[];
+  /** Filled by pass one, read by pass two. */
+  count: number;
+  next: number;
+}
+
+/**
+ * Pass one: the size of `value`'s encoding. Each nested message's size and each string's byte
+ * length go to `sizes`, so that neither is computed twice. Both passes walk a repeated field's
+ * array in place and take a single value as it is: they run for every field of every message of a
+ * page, and allocate nothing.
+ */
+function measure(plan: MessagePlan, value: Record<string, unknown>, sizes: Sizes): number {
   let total = 0;
   for (const field of plan.fields) {
     const present = value[field.name];
     if (present === undefined || present === null) continue;
-    const items = field.repeated ? (present as unknown[]) : [present];
-    for (const item of items) {
-      let size: number;
-      if (field.kind === 'string') {
-        if (typeof item !== 'string') throw new TypeError(`response encoder: ${field.name} is not a string`);
-        size = Buffer.byteLength(item, 'utf8');
-        sizes.push(size);
-        size += varintSize(size);
-      } else if (field.kind === 'message') {
-        const slot = sizes.push(0) - 1;
-        size = measure(field.message!, item as Record<string, unknown>, sizes);
-        sizes[slot] = size;
-        size += varintSize(size);
-      } else {
-        size = varintSize(scalar(field, item));
-      }
-      total += field.key.length + size;
+    if (!field.repeated) {
+      total += measureOne(field, present, sizes);
+      continue;
     }
+    const items = present as unknown[];
+    for (let i = 0; i < items.length; i++) total += measureOne(field, items[i], sizes);
   }
   return total;
 }
 
-interface Cursor {
-  position: number;
-  next: number;
+function measureOne(field: FieldPlan, item: unknown, sizes: Sizes): number {
+  let size: number;
+  if (field.kind === 'string') {
+    if (typeof item !== 'string') throw new TypeError(`response encoder: ${field.name} is not a string`);
+    size = Buffer.byteLength(item, 'utf8');
+    sizes.values[sizes.count++] = size;
+    size += varintSize(size);
+  } else if (field.kind === 'message') {
+    const slot = sizes.count++;
+    size = measure(field.message!, item as Record<string, unknown>, sizes);
+    sizes.values[slot] = size;
+    size += varintSize(size);
+  } else {
+    size = varintSize(scalar(field, item));
+  }
+  return field.key.length + size;
 }
 
-function write(plan: MessagePlan, value: Record<string, unknown>, buffer: Buffer, sizes: number[], at: Cursor): void {
+function write(plan: MessagePlan, value: Record<string, unknown>, buffer: Buffer, sizes: Sizes, at: { position: number }): void {
   for (const field of plan.fields) {
     const present = value[field.name];
     if (present === undefined || present === null) continue;
-    const items = field.repeated ? (present as unknown[]) : [present];
-    for (const item of items) {
-      for (const byte of field.key) buffer[at.position++] = byte;
-      if (field.kind === 'string') {
-        const length = sizes[at.next++];
-        at.position = writeVarint(buffer, at.position, length);
-        at.position += buffer.write(item as string, at.position, length, 'utf8');
-      } else if (field.kind === 'message') {
-        at.position = writeVarint(buffer, at.position, sizes[at.next++]);
-        write(field.message!, item as Record<string, unknown>, buffer, sizes, at);
-      } else {
-        at.position = writeVarint(buffer, at.position, scalar(field, item));
-      }
+    if (!field.repeated) {
+      writeOne(field, present, buffer, sizes, at);
+      continue;
     }
+    const items = present as unknown[];
+    for (let i = 0; i < items.length; i++) writeOne(field, items[i], buffer, sizes, at);
+  }
+}
+
+function writeOne(field: FieldPlan, item: unknown, buffer: Buffer, sizes: Sizes, at: { position: number }): void {
+  const key = field.key;
+  for (let i = 0; i < key.length; i++) buffer[at.position++] = key[i];
+  if (field.kind === 'string') {
+    const length = sizes.values[sizes.next++];
+    at.position = writeVarint(buffer, at.position, length);
+    at.position += buffer.write(item as string, at.position, length, 'utf8');
+  } else if (field.kind === 'message') {
+    at.position = writeVarint(buffer, at.position, sizes.values[sizes.next++]);
+    write(field.message!, item as Record<string, unknown>, buffer, sizes, at);
+  } else {
+    at.position = writeVarint(buffer, at.position, scalar(field, item));
   }
 }
 
 /** The serializer of one message type of `definition` (by its full name). */
 export function responseEncoder(definition: PackageDefinition, typeName: string): (value: object) => Buffer {
   const plan = compile(definition, typeName, new Map());
+  const sizes: Sizes = { values: [], count: 0, next: 0 };
   return (value) => {
-    const sizes: number[] = [];
+    sizes.count = 0;
+    sizes.next = 0;
     const size = measure(plan, value as Record<string, unknown>, sizes);
     const buffer = Buffer.allocUnsafe(size);
-    const at: Cursor = { position: 0, next: 0 };
+    const at = { position: 0 };
     write(plan, value as Record<string, unknown>, buffer, sizes, at);
     if (at.position !== size) throw new Error(`response encoder: wrote ${at.position} of ${size} bytes of ${typeName}`);
     return buffer;
