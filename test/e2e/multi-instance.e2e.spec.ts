@@ -1,10 +1,10 @@
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Message } from '@platform/messaging-client/contract';
 import { clientMessageId, messageText, userId } from '../support/factories.js';
 import { pollUntil } from '../support/processes.js';
-import { shardSubscribers, userRoomChannel } from '../support/shard-channels.js';
+import { readyCluster, shardSubscribers, userRoomChannel } from '../support/shard-channels.js';
 import { settle, TestClient } from '../support/socket-client.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.mjs';
 import { startCluster, type TestCluster } from '../support/test-app.js';
@@ -35,7 +35,7 @@ function useCluster(count: number, env: Record<string, string> = {}, redis: Shar
     if (redis === 'a Redis Cluster') {
       const redisCluster = await fileRedisCluster();
       cluster = await startCluster(count, env, { redisCluster: redisCluster.seeds });
-      admin = new Cluster(redisCluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), { redisOptions: { maxRetriesPerRequest: 1 } });
+      admin = await readyCluster(redisCluster.nodes.map((node) => node.port));
     } else {
       cluster = await startCluster(count, env, {});
     }
@@ -201,7 +201,7 @@ describe('two instances on a Redis Cluster', () => {
   let redis: Cluster;
   beforeAll(async () => {
     const { nodes } = await fileRedisCluster();
-    redis = new Cluster(nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), { redisOptions: { maxRetriesPerRequest: 1 } });
+    redis = await readyCluster(nodes.map((node) => node.port));
   });
   afterAll(() => redis?.disconnect());
 
