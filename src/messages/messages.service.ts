@@ -51,8 +51,9 @@ export class MessagesService {
     const receiptRate = config.rateLimitMessagesPerSecond * RECEIPTS_PER_MESSAGE_RATE;
     this.receiptLimiter = new RateLimiter(receiptRate, receiptRate * 2);
     this.maxLength = config.messageMaxLength;
-    // Send batches in flight at once: the pool minus the reads' share and one for the rest, so that
-    // no read flood makes a send wait for a connection (CONTRACT §3.4).
+    // The most send batches in flight at once (more than one only behind a slow statement): the pool
+    // minus the reads' share and one for the rest, so that no read flood makes a send wait for a
+    // connection (CONTRACT §3.4).
     const concurrency = Math.max(1, config.databasePoolSize - readConnections(config.databasePoolSize) - CONNECTIONS_FOR_THE_REST);
     this.pipeline = new SendPipeline(repository, { concurrency }, (error) => this.logger.error(`broadcasting a stored message failed: ${(error as Error).message}`));
   }
