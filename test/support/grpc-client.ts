@@ -4,9 +4,8 @@ import type { ProtoGrpcType as HealthProto } from '../../src/generated/proto/hea
 import type { ProtoGrpcType as MessagingProto } from '../../src/generated/proto/messaging.js';
 import type { MessagingServiceClient } from '../../src/generated/proto/messaging/v1/MessagingService.js';
 import type { HealthClient } from '../../src/generated/proto/grpc/health/v1/Health.js';
+import { GRPC_LOADER_OPTIONS as LOADER } from '../../src/grpc/grpc-options.js';
 import { protoPath } from '../../src/infrastructure/proto-path.js';
-
-const LOADER = { keepCase: false, longs: Number, enums: String, defaults: false, oneofs: true, arrays: true } as const;
 
 export function messagingClient(address: string): MessagingServiceClient {
   const proto = loadPackageDefinition(loadSync(protoPath('messaging/v1/messaging.proto'), LOADER)) as unknown as MessagingProto;
